@@ -1,0 +1,112 @@
+"""A content-addressed artifact cache, safe for several spip processes at once.
+
+Layout under the cache root (``SPIP_CACHE_DIR`` or platformdirs' user cache dir)::
+
+    artifacts/sha256/ab/<digest>/<filename>   verified downloads
+    metadata/sha256/ab/<digest>.metadata      core metadata of an artifact
+    built/<sdist digest>/<interpreter>/       wheels built from a verified sdist
+    http/                                     HTTP cache of project pages (CacheControl)
+
+A file appears under its digest only after its bytes were hashed while streaming and matched:
+downloads go to a temporary file in the same directory and are renamed atomically.  A per-digest
+file lock keeps two processes from downloading the same artifact twice.  Nothing in the cache
+carries a credential.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from filelock import FileLock
+
+from pipx_secure.hashes import Digest, file_digest
+
+
+def default_cache_dir() -> Path:
+    """``SPIP_CACHE_DIR``, else the platform's user cache dir for spip."""
+    explicit = os.environ.get("SPIP_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("spip", appauthor=False))
+
+
+class ArtifactCache:
+    """Verified artifacts and metadata addressed by their digest."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _dir(self, digest: Digest) -> Path:
+        h = digest.hexdigest
+        return self.root / "artifacts" / digest.algorithm / h[:2] / h
+
+    def artifact_path(self, digest: Digest, filename: str) -> Path:
+        """Where the artifact with ``digest`` lives (whether or not it exists yet)."""
+        return self._dir(digest) / filename
+
+    def lookup(self, digest: Digest, filename: str) -> Path | None:
+        """The cached artifact if present and its bytes still match ``digest``."""
+        path = self.artifact_path(digest, filename)
+        if not path.is_file():
+            return None
+        if not digest.matches(file_digest(path, digest.algorithm)):
+            path.unlink(missing_ok=True)  # tampered or corrupt: drop it, fetch again
+            return None
+        return path
+
+    @contextmanager
+    def lock(self, digest: Digest) -> Iterator[None]:
+        """An inter-process lock for one digest."""
+        lock_dir = self.root / "locks"
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(lock_dir / f"{digest.algorithm}-{digest.hexdigest}.lock"), timeout=600):
+            yield
+
+    def temp_file(self, digest: Digest) -> tuple[int, Path]:
+        """A new temporary file beside the artifact's final place (same filesystem)."""
+        directory = self._dir(digest)
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=".partial-", dir=directory)
+        return fd, Path(name)
+
+    def commit(self, temp: Path, digest: Digest, filename: str) -> Path:
+        """Atomically move a verified temporary file into place."""
+        final = self.artifact_path(digest, filename)
+        os.replace(temp, final)
+        return final
+
+    def metadata_path(self, digest: Digest) -> Path:
+        """Where the core metadata for the artifact ``digest`` is kept."""
+        h = digest.hexdigest
+        return self.root / "metadata" / digest.algorithm / h[:2] / f"{h}.metadata"
+
+    def read_metadata(self, digest: Digest) -> bytes | None:
+        """Cached core metadata of an artifact, if any."""
+        try:
+            return self.metadata_path(digest).read_bytes()
+        except OSError:
+            return None
+
+    def write_metadata(self, digest: Digest, data: bytes) -> None:
+        """Store core metadata atomically."""
+        path = self.metadata_path(digest)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=".partial-", dir=path.parent)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(name, path)
+
+    def built_dir(self, sdist: Digest, interpreter: str) -> Path:
+        """Directory holding wheels built from the sdist ``sdist`` for ``interpreter``."""
+        return self.root / "built" / sdist.hexdigest / interpreter
+
+    @property
+    def http_dir(self) -> Path:
+        """Directory of the HTTP cache for project pages."""
+        return self.root / "http"

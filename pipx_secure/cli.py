@@ -1,0 +1,280 @@
+"""The command line: the only module that prints.
+
+Flags become frozen settings here; errors from the core are rendered as one line
+(``spip: error: ...``) and mapped to the exit codes documented in ``errors.EXIT_CODES``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from packaging.utils import canonicalize_name
+
+from pipx_secure import __version__
+from pipx_secure.errors import SpipError, UsageError
+
+REFUSED_INSTALL_OPTIONS: dict[str, str] = {
+    "-i": "the source map decides each package's index: set `default` or a rule in spip.toml",
+    "--index-url": "the source map decides each package's index: set `default` in spip.toml",
+    "--extra-index-url": "mixing indexes is what enables dependency confusion: add the index "
+    "to spip.toml [indexes] and route names to it under [packages]",
+    "--no-index": "spip always runs pip with --no-index over verified artifacts already",
+    "-f": "local find-links bypass the source map: serve those files from an index in spip.toml",
+    "--find-links": "local find-links bypass the source map: serve those files from an index in "
+    "spip.toml",
+    "--trusted-host": "set a per-index `ca-bundle` in spip.toml instead of disabling TLS checks",
+}
+
+_secrets_seen: list[str] = []
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, hint=f"see `{self.prog} --help`")
+
+
+class _Refuse(argparse.Action):
+    def __call__(self, parser: object, namespace: object, values: object, option: object = None) -> None:
+        raise UsageError(
+            f"option {option} is refused by spip", hint=REFUSED_INSTALL_OPTIONS[str(option)]
+        )
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--map", metavar="FILE", type=Path, help="source map (default: spip.toml "
+                        "or [tool.spip] in pyproject.toml, searched upward)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more output")
+    parser.add_argument("-q", "--quiet", action="count", default=0, help="less output")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``spip``."""
+    parser = _Parser(
+        prog="spip",
+        description="pip with per-package source pinning: every package comes from the index "
+        "the source map assigns to its name, and only from there.",
+        allow_abbrev=False,
+    )
+    parser.add_argument("--version", action="version", version=f"spip {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    install = sub.add_parser(
+        "install",
+        help="install packages, each from its assigned index only",
+        description="Like `pip install`, but every package (direct, transitive, extra or build "
+        "dependency) is resolved from the index the source map assigns to its name; pip then "
+        "installs offline from verified, hash-pinned artifacts.",
+        allow_abbrev=False,
+    )
+    _common(install)
+    install.add_argument("requirements", nargs="*", metavar="REQ", help="requirement specifiers")
+    install.add_argument("-r", "--requirement", action="append", default=[], type=Path,
+                         metavar="FILE", help="install from a requirements file")
+    install.add_argument("-c", "--constraint", action="append", default=[], type=Path,
+                         metavar="FILE", help="constrain versions with a constraints file")
+    install.add_argument("--python", metavar="PYTHON", help="target interpreter or virtualenv "
+                         "(default: the active virtualenv, else spip's own interpreter)")
+    install.add_argument("--dry-run", action="store_true", help="resolve and show the plan only")
+    install.add_argument("--pre", action="store_true", help="allow pre-releases")
+    install.add_argument("--no-deps", action="store_true", help="do not install dependencies")
+    install.add_argument("-U", "--upgrade", action="store_true",
+                         help="upgrade the named packages to the newest allowed versions")
+    install.add_argument("--upgrade-strategy", choices=("only-if-needed", "eager"),
+                         default="only-if-needed", help="as in pip")
+    install.add_argument("--force-reinstall", action="store_true", help="reinstall everything")
+    install.add_argument("--only-binary", action="append", default=[], metavar="FORMAT",
+                         help=":all:, :none: or package names: wheels only")
+    install.add_argument("--no-binary", action="append", default=[], metavar="FORMAT",
+                         help=":all:, :none: or package names: build from sdists")
+    install.add_argument("--prefer-binary", action="store_true",
+                         help="prefer older wheels over newer sdists")
+    install.add_argument("--no-compile", action="store_true", help="do not byte-compile")
+    install.add_argument("--no-input", action="store_true", help="accepted; spip never prompts")
+    install.add_argument("--target", metavar="DIR", help="install into DIR (pip's --target)")
+    install.add_argument("--user", action="store_true", help="install to the user site")
+    for option in REFUSED_INSTALL_OPTIONS:
+        install.add_argument(option, action=_Refuse, nargs="?", help=argparse.SUPPRESS)
+
+    explain = sub.add_parser(
+        "explain", help="say which index serves each name, and which rule decided it",
+        allow_abbrev=False,
+    )
+    _common(explain)
+    explain.add_argument("names", nargs="+", metavar="NAME")
+    return parser
+
+
+def _out(text: str = "") -> None:
+    sys.stdout.write(_scrub(text) + "\n")
+    sys.stdout.flush()
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(_scrub(text) + "\n")
+    sys.stderr.flush()
+
+
+def _scrub(text: str) -> str:
+    """Last line of defence: no secret we looked up is ever printed."""
+    for secret in _secrets_seen:
+        if secret:
+            text = text.replace(secret, "****")
+            text = text.replace(base64.b64encode(secret.encode()).decode(), "****")
+    return text
+
+
+def _load_map(path: Path | None) -> object:
+    from pipx_secure.sourcemap import load_source_map
+
+    source_map = load_source_map(path)
+    for note in source_map.notes:
+        _err(f"spip: note: {note}")
+    return source_map
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    """``spip explain NAME...``."""
+    from pipx_secure.sourcemap import SourceMap
+
+    source_map = _load_map(args.map)
+    assert isinstance(source_map, SourceMap)
+    status = 0
+    for name in args.names:
+        try:
+            _out(source_map.index_for(name).explain())
+        except SpipError as exc:
+            _out(f"{canonicalize_name(name)} -> (none): {exc.render()}")
+            status = exc.exit_code
+    return status
+
+
+def _binary_policy(args: argparse.Namespace) -> tuple[object, dict[object, object]]:
+    from pipx_secure.resolver.finder import BinaryPolicy
+
+    policy = BinaryPolicy.PREFER_BINARY if args.prefer_binary else BinaryPolicy.ANY
+    per_name: dict[object, object] = {}
+    for values, chosen in ((args.only_binary, BinaryPolicy.ONLY_BINARY),
+                           (args.no_binary, BinaryPolicy.NO_BINARY)):
+        for value in values:
+            for item in value.split(","):
+                item = item.strip()
+                if item == ":all:":
+                    policy = chosen
+                    per_name.clear()
+                elif item == ":none:":
+                    policy = BinaryPolicy.ANY
+                    per_name.clear()
+                elif item:
+                    per_name[canonicalize_name(item)] = chosen
+    return policy, per_name
+
+
+def cmd_install(args: argparse.Namespace) -> int:
+    """``spip install``."""
+    from pipx_secure.cache import ArtifactCache, default_cache_dir
+    from pipx_secure.installer import (
+        Installer,
+        ResolveSettings,
+        constraints_map,
+        requirements_to_reqs,
+    )
+    from pipx_secure.reqfile import merge, parse_cli_requirement, parse_requirement_files
+    from pipx_secure.runner import PipOptions
+    from pipx_secure.sourcemap import SourceMap
+    from pipx_secure.target import choose_python, probe
+
+    started = time.perf_counter()
+    source_map = _load_map(args.map)
+    assert isinstance(source_map, SourceMap)
+    cwd = Path.cwd()
+    files = parse_requirement_files(args.requirement, args.constraint)
+    cli_lines = [parse_cli_requirement(r, cwd=cwd) for r in args.requirements]
+    from pipx_secure.reqfile import RequirementSet
+
+    combined = merge(files, RequirementSet(tuple(cli_lines), (), ()))
+    if not combined.requirements:
+        raise UsageError("no requirements given", hint="spip install NAME, or -r FILE")
+    pre = args.pre or any(opt == "--pre" for opt, _v, _l in combined.options)
+    policy, per_name = _binary_policy(args)
+    target = probe(choose_python(args.python))
+    reqs = requirements_to_reqs(combined.requirements, target.markers)
+    constraints = constraints_map(combined.constraints, target.markers)
+    settings = ResolveSettings(
+        pre=pre,
+        policy=policy,  # type: ignore[arg-type]
+        policy_for=per_name,  # type: ignore[arg-type]
+        upgrade=args.upgrade,
+        upgrade_eager=args.upgrade and args.upgrade_strategy == "eager",
+        no_deps=args.no_deps,
+    )
+    installer = Installer(source_map, target, cache=ArtifactCache(default_cache_dir()))
+    try:
+        resolution = installer.resolve(reqs, constraints, settings)
+        _secrets_seen.extend(installer.credentials.secrets())
+        plan = resolution.plan
+        to_install, satisfied = plan.changes(target.installed, reinstall=args.force_reinstall)
+        elapsed = time.perf_counter() - started
+        if not args.quiet:
+            indexes = sorted({p.index for p in plan.pins})
+            _err(f"spip: resolved {len(plan.pins)} package(s) from "
+                 f"{', '.join(indexes) or 'no index'} in {elapsed:.2f}s")
+        if args.dry_run:
+            for pin in plan.pins:
+                state = "satisfied" if pin in satisfied else "would install"
+                _out(f"{pin.name} {pin.version}  [{pin.index}]  {state}")
+            return 0
+        outcome = installer.apply(
+            resolution,
+            pip_options=PipOptions(
+                quiet=max(0, 1 - args.verbose),
+                verbose=max(0, args.verbose - 1),
+                force_reinstall=args.force_reinstall,
+                target_dir=args.target,
+                user=args.user,
+                compile=not args.no_compile,
+            ),
+            reinstall=args.force_reinstall,
+        )
+        _secrets_seen.extend(installer.credentials.secrets())
+    finally:
+        _secrets_seen.extend(installer.credentials.secrets())
+        installer.close()
+    if not args.quiet:
+        if outcome.installed:
+            _out("Installed: " + ", ".join(
+                f"{p.name} {p.version} [{p.index}]" for p in outcome.installed))
+        else:
+            _out("Nothing to install: every requirement is already satisfied.")
+    return 0
+
+
+COMMANDS = {"install": cmd_install, "explain": cmd_explain}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``spip`` console script."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+        if not args.command:
+            parser.print_help()
+            return 2
+        return COMMANDS[args.command](args)
+    except SpipError as exc:
+        _err(f"spip: error: {exc.render()}")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _err("spip: interrupted; nothing was installed unless pip had already started")
+        return 130
+    except Exception as exc:  # an unexpected bug: one line, no traceback unless asked
+        if os.environ.get("SPIP_DEBUG"):
+            raise
+        _err(f"spip: internal error: {type(exc).__name__}: {exc} (set SPIP_DEBUG=1 for details)")
+        return 70

@@ -1,0 +1,321 @@
+"""Plan, then act: resolve through the source map, fetch and verify, then run pip offline.
+
+:class:`Installer` wires the pieces for one target environment.  Nothing touches the target
+before :meth:`Installer.apply`: resolution, downloads and sdist builds all finish first, so a
+failure on the way leaves the environment exactly as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import NormalizedName, canonicalize_name
+
+from pipx_secure.auth import CredentialStore
+from pipx_secure.builder import Builder, WheelFile
+from pipx_secure.cache import ArtifactCache
+from pipx_secure.coremeta import CoreMetadata, is_static, parse_core_metadata, read_sdist_pkg_info
+from pipx_secure.errors import InstallError, PolicyError
+from pipx_secure.hashes import Digest, best_expected, file_digest
+from pipx_secure.index_client import HttpSettings, IndexClient, read_wheel_metadata
+from pipx_secure.plan import Pin, Plan
+from pipx_secure.reqfile import RequirementLine
+from pipx_secure.resolver.finder import BinaryPolicy
+from pipx_secure.resolver.models import Candidate, Req
+from pipx_secure.resolver.provider import RoutedProvider, resolve
+from pipx_secure.runner import (
+    PipOptions,
+    RequirementEntry,
+    build_pip_install_args,
+    render_requirements,
+    run,
+    scrubbed_env,
+)
+from pipx_secure.sourcemap import SourceMap
+from pipx_secure.target import TargetEnvironment
+
+
+@dataclass(frozen=True)
+class ResolveSettings:
+    """How to resolve (fixed at the CLI boundary)."""
+
+    pre: bool = False
+    policy: BinaryPolicy = BinaryPolicy.ANY
+    policy_for: Mapping[NormalizedName, BinaryPolicy] = field(default_factory=dict)
+    upgrade: bool = False
+    upgrade_eager: bool = False
+    no_deps: bool = False
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The frozen plan plus the candidates it came from (to fetch their files)."""
+
+    plan: Plan
+    candidates: Mapping[NormalizedName, Candidate]
+
+
+@dataclass(frozen=True)
+class InstallOutcome:
+    """What an install did."""
+
+    plan: Plan
+    installed: tuple[Pin, ...]
+    satisfied: tuple[Pin, ...]
+    pip_ran: bool
+
+
+def requirements_to_reqs(
+    lines: Sequence[RequirementLine], markers: Mapping[str, str]
+) -> list[Req]:
+    """Turn parsed requirement lines into resolver requirements for the target."""
+    reqs: list[Req] = []
+    for line in lines:
+        if line.url or line.path or line.editable or line.requirement is None:
+            raise PolicyError(
+                f"{line.location}: direct URL, local path and editable requirements are not "
+                "supported by spip install yet",
+                hint="publish the package to an index in the source map, or install it with "
+                "pip directly",
+            )
+        requirement: Requirement = line.requirement
+        if requirement.url:
+            raise PolicyError(
+                f"{line.location}: direct URL requirement {requirement.name} @ ... refused",
+                hint="route the package to an index in the source map instead",
+            )
+        if requirement.marker is not None and not requirement.marker.evaluate(
+            dict(markers, extra="")
+        ):
+            continue
+        reqs.append(Req.from_requirement(requirement, source=line.location))
+    return reqs
+
+
+def constraints_map(
+    lines: Sequence[RequirementLine], markers: Mapping[str, str]
+) -> dict[NormalizedName, SpecifierSet]:
+    """Constraint files as name -> combined specifier."""
+    result: dict[NormalizedName, SpecifierSet] = {}
+    for line in lines:
+        requirement = line.requirement
+        if requirement is None:
+            continue
+        if requirement.marker is not None and not requirement.marker.evaluate(
+            dict(markers, extra="")
+        ):
+            continue
+        name = canonicalize_name(requirement.name)
+        result[name] = result.get(name, SpecifierSet()) & requirement.specifier
+    return result
+
+
+class Installer:
+    """One install (or lock) against one target environment."""
+
+    def __init__(
+        self,
+        source_map: SourceMap,
+        target: TargetEnvironment,
+        *,
+        cache: ArtifactCache,
+        credentials: CredentialStore | None = None,
+        environ: Mapping[str, str] | None = None,
+        http: HttpSettings | None = None,
+        http_cache: bool = True,
+    ) -> None:
+        self.source_map = source_map
+        self.target = target
+        self.cache = cache
+        self.environ = dict(os.environ if environ is None else environ)
+        self.credentials = credentials or CredentialStore(self.environ)
+        self.client = IndexClient(source_map, self.credentials, cache, http, http_cache=http_cache)
+        self.builder = Builder(
+            target, cache, self._resolve_build, self.environ, self.credentials.secrets
+        )
+        self._metadata: dict[str, CoreMetadata] = {}
+        self._built: dict[str, WheelFile] = {}
+
+    def close(self) -> None:
+        """Release network resources."""
+        self.client.close()
+
+    # -- metadata ---------------------------------------------------------------------------
+    def _metadata_getter(self, depth: int) -> object:
+        def get(candidate: Candidate) -> CoreMetadata:
+            return self.metadata_for(candidate, depth)
+
+        return get
+
+    def metadata_for(self, candidate: Candidate, depth: int = 0) -> CoreMetadata:
+        """Core metadata of a candidate: PEP 658, the wheel, static PKG-INFO, or a build."""
+        digest = best_expected(dict(candidate.link.hashes))
+        assert digest is not None
+        key = str(digest)
+        found = self._metadata.get(key)
+        if found is not None:
+            return found
+        what = candidate.filename
+        if candidate.link.is_wheel:
+            data = self.client.metadata(candidate.index, candidate.link)
+            assert data is not None
+            meta = parse_core_metadata(data, what)
+        else:
+            sdist = self.client.download(candidate.index, candidate.link)
+            cached = self.cache.read_metadata(digest)
+            pkg_info = cached if cached is not None else read_sdist_pkg_info(sdist, what)
+            meta = parse_core_metadata(pkg_info, what) if pkg_info else None
+            if meta is None or not is_static(meta):
+                wheel = self.builder.build_wheel(
+                    candidate.name, str(candidate.version), sdist, digest, depth
+                )
+                self._built[key] = wheel
+                data = read_wheel_metadata(wheel.path, wheel.path.name)
+                meta = parse_core_metadata(data, wheel.path.name)
+            elif cached is None and pkg_info is not None:
+                self.cache.write_metadata(digest, pkg_info)
+        self._metadata[key] = meta
+        return meta
+
+    # -- resolution -------------------------------------------------------------------------
+    def resolve(
+        self,
+        requirements: Sequence[Req],
+        constraints: Mapping[NormalizedName, SpecifierSet] | None = None,
+        settings: ResolveSettings | None = None,
+        *,
+        installed_preferred: bool = True,
+        depth: int = 0,
+    ) -> Resolution:
+        """Resolve through the source map; nothing is installed."""
+        settings = settings or ResolveSettings()
+        for req in requirements:
+            self.source_map.index_for(req.name)  # strict maps fail here, before any request
+        requested = {r.name for r in requirements}
+        if settings.upgrade_eager:
+            upgrade = frozenset(self.target.installed)
+        elif settings.upgrade:
+            upgrade = frozenset(requested)
+        else:
+            upgrade = frozenset()
+        provider = RoutedProvider(
+            self.client,
+            self.target,
+            self._metadata_getter(depth),  # type: ignore[arg-type]
+            constraints=constraints,
+            policy=settings.policy,
+            policy_for=settings.policy_for,
+            allow_prereleases=settings.pre,
+            preferred=self.target.installed if installed_preferred else {},
+            upgrade=upgrade,
+        )
+        self.client.prefetch(r.name for r in requirements)
+        if settings.no_deps:
+            provider.get_dependencies = _no_dependencies(provider)  # type: ignore[method-assign]
+        candidates = resolve(provider, requirements)
+        plan = Plan.from_candidates(candidates, requested)
+        return Resolution(plan, {c.name: c for c in candidates})
+
+    def _resolve_build(
+        self, requires: Sequence[Requirement], why: str, depth: int
+    ) -> list[WheelFile]:
+        reqs = [
+            Req.from_requirement(r, source=why)
+            for r in requires
+            if r.marker is None or r.marker.evaluate(dict(self.target.markers, extra=""))
+        ]
+        resolution = self.resolve(reqs, installed_preferred=False, depth=depth)
+        return self.fetch(resolution, resolution.plan.pins, depth)
+
+    # -- fetching ---------------------------------------------------------------------------
+    def fetch(self, resolution: Resolution, pins: Sequence[Pin], depth: int = 0) -> list[WheelFile]:
+        """Download (in parallel, verified) and build what ``pins`` need; returns wheels."""
+        candidates = [resolution.candidates[p.name] for p in pins]
+        paths = self.client.download_many((c.index, c.link) for c in candidates)
+        wheels = []
+        for candidate, path in zip(candidates, paths):
+            digest = best_expected(dict(candidate.link.hashes))
+            assert digest is not None
+            if candidate.link.is_wheel:
+                wheels.append(WheelFile(candidate.name, str(candidate.version), path, digest))
+                continue
+            built = self._built.get(str(digest))
+            if built is None:
+                built = self.builder.build_wheel(
+                    candidate.name, str(candidate.version), path, digest, depth
+                )
+            wheels.append(built)
+        return wheels
+
+    # -- acting -----------------------------------------------------------------------------
+    def apply(
+        self,
+        resolution: Resolution,
+        *,
+        pip_options: PipOptions,
+        reinstall: bool = False,
+    ) -> InstallOutcome:
+        """Fetch and build everything first, then run pip once, offline."""
+        to_install, satisfied = resolution.plan.changes(self.target.installed, reinstall=reinstall)
+        if not to_install:
+            return InstallOutcome(resolution.plan, (), satisfied, pip_ran=False)
+        wheels = self.fetch(resolution, to_install)
+        with tempfile.TemporaryDirectory(prefix="spip-wheelhouse-") as temp:
+            house = Path(temp)
+            for wheel in wheels:
+                _link(wheel.path, house / wheel.path.name)
+            req_file = house / "spip-requirements.txt"
+            req_file.write_text(
+                render_requirements(
+                    RequirementEntry(w.name, w.version, _verified(w)) for w in wheels
+                ),
+                encoding="utf-8",
+            )
+            argv = build_pip_install_args(
+                target_python=self.target.python,
+                wheelhouse=house,
+                requirements_file=req_file,
+                options=pip_options,
+            )
+            completed = run(argv, scrubbed_env(self.environ, self.credentials.secrets()), capture=True)
+        if completed.returncode != 0:
+            lines = [l for l in completed.stderr.splitlines() if l.strip()]
+            detail = lines[-1].strip() if lines else f"exit status {completed.returncode}"
+            raise InstallError(
+                f"pip failed installing the plan: {detail}",
+                hint="everything was fetched and verified; pip itself refused (run with -v)",
+            )
+        return InstallOutcome(resolution.plan, to_install, satisfied, pip_ran=True)
+
+
+def _verified(wheel: WheelFile) -> Digest:
+    actual = file_digest(wheel.path, wheel.digest.algorithm)
+    if not wheel.digest.matches(actual):
+        from pipx_secure.errors import IntegrityError
+
+        raise IntegrityError(f"{wheel.path.name} changed in the cache since it was verified")
+    return wheel.digest
+
+
+def _no_dependencies(provider: RoutedProvider) -> object:
+    def get_dependencies(candidate: Candidate) -> list[Req]:
+        if candidate.extras:
+            return [Req(candidate.name, SpecifierSet(f"=={candidate.version}"))]
+        return []
+
+    return get_dependencies
+
+
+def _link(source: Path, dest: Path) -> None:
+    try:
+        os.link(source, dest)
+    except OSError:
+        import shutil
+
+        shutil.copyfile(source, dest)

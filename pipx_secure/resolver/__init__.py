@@ -1,0 +1,1 @@
+"""Dependency resolution with resolvelib, asking each name's assigned index only."""

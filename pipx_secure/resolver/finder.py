@@ -1,0 +1,123 @@
+"""Turn a project page into candidates: one best file per acceptable version.
+
+Pure given a page and the target: it applies PEP 592 (yanked files are skipped unless the
+version is pinned with ``==``/``===``), ``requires-python``, wheel tag compatibility
+(packaging.tags), and the binary policy.  Every skipped file gets a reason, so an impossible
+resolution can say what the index had.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.tags import Tag
+from packaging.utils import NormalizedName
+from packaging.version import Version
+
+from pipx_secure.errors import IntegrityError
+from pipx_secure.resolver.models import Candidate
+from pipx_secure.simple_api import FileLink, ProjectPage, parse_filename
+from pipx_secure.sourcemap import Index
+
+
+class BinaryPolicy(Enum):
+    """Which kinds of file a project may be installed from."""
+
+    ANY = "any"  # wheels preferred per version, sdists allowed
+    ONLY_BINARY = "only-binary"
+    NO_BINARY = "no-binary"
+    PREFER_BINARY = "prefer-binary"  # an older wheel beats a newer sdist
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The candidates of one project page, and why the other files were skipped."""
+
+    name: NormalizedName
+    index: Index
+    candidates: tuple[Candidate, ...]  # newest first
+    yanked: tuple[Candidate, ...]  # only usable for == pins
+    skipped: tuple[tuple[str, str], ...]
+
+    def versions_seen(self) -> list[str]:
+        """Every version the index listed (for error messages)."""
+        seen = {str(c.version) for c in self.candidates + self.yanked}
+        for filename, _ in self.skipped:
+            try:
+                seen.add(str(parse_filename(filename).version))
+            except IntegrityError:
+                continue
+        return sorted(seen, key=Version)
+
+
+def evaluate_page(
+    page: ProjectPage,
+    index: Index,
+    *,
+    python_version: Version,
+    tag_priority: Mapping[Tag, int],
+    policy: BinaryPolicy = BinaryPolicy.ANY,
+) -> Evaluation:
+    """Choose the best file of each version on ``page`` for the target."""
+    best: dict[Version, tuple[tuple[int, int], FileLink]] = {}
+    best_yanked: dict[Version, tuple[tuple[int, int], FileLink]] = {}
+    skipped: list[tuple[str, str]] = list(page.rejected)
+    for link in page.files:
+        try:
+            dist = parse_filename(link.filename)
+        except IntegrityError as exc:
+            skipped.append((link.filename, exc.message))
+            continue
+        if dist.name != page.name:
+            skipped.append((link.filename, f"belongs to project {dist.name}"))
+            continue
+        if link.requires_python:
+            try:
+                if not SpecifierSet(link.requires_python).contains(
+                    python_version, prereleases=True
+                ):
+                    skipped.append(
+                        (link.filename, f"requires Python {link.requires_python}")
+                    )
+                    continue
+            except InvalidSpecifier:
+                skipped.append((link.filename, "invalid requires-python"))
+                continue
+        if dist.tags is None:
+            if policy is BinaryPolicy.ONLY_BINARY:
+                skipped.append((link.filename, "sdist refused by --only-binary"))
+                continue
+            rank = (1, 0)
+        else:
+            if policy is BinaryPolicy.NO_BINARY:
+                skipped.append((link.filename, "wheel refused by --no-binary"))
+                continue
+            ranks = [tag_priority[t] for t in dist.tags if t in tag_priority]
+            if not ranks:
+                skipped.append((link.filename, "no compatible wheel tag"))
+                continue
+            rank = (0, min(ranks))
+        table = best_yanked if link.yanked is not None else best
+        current = table.get(dist.version)
+        if current is None or rank < current[0]:
+            table[dist.version] = (rank, link)
+
+    def build(table: dict[Version, tuple[tuple[int, int], FileLink]]) -> tuple[Candidate, ...]:
+        items = sorted(table.items(), key=lambda kv: kv[0], reverse=True)
+        if policy is BinaryPolicy.PREFER_BINARY:
+            items.sort(key=lambda kv: kv[1][0][0])  # stable: wheels first, newest first
+        return tuple(
+            Candidate(page.name, version, link, index, frozenset(), link.filename)
+            for version, (_rank, link) in items
+        )
+
+    return Evaluation(
+        name=page.name,
+        index=index,
+        candidates=build(best),
+        yanked=build({v: x for v, x in best_yanked.items() if v not in best}),
+        skipped=tuple(skipped),
+    )
