@@ -79,9 +79,7 @@ def safe_extract(archive_path: Path, dest: Path, filename: str) -> Path:
                 for member in members:
                     target = (dest / member.name).resolve()
                     if not str(target).startswith(str(dest) + os.sep):
-                        raise IntegrityError(
-                            f"sdist {filename} has an unsafe path {member.name!r}"
-                        )
+                        raise IntegrityError(f"sdist {filename} has an unsafe path {member.name!r}")
                     if member.isdev() or member.issym() or member.islnk():
                         link = (target.parent / member.linkname).resolve()
                         if member.isdev() or not str(link).startswith(str(dest) + os.sep):
@@ -184,7 +182,7 @@ class Builder:
     ) -> Path:
         what = f"{name} {version} (sdist)"
         source = safe_extract(sdist, work / "src", sdist.name)
-        requires, backend, backend_path = read_build_system(source, what)
+        requires, _backend, _backend_path = read_build_system(source, what)
         env_dir = work / "env"
         python = self._make_env(env_dir, what)
         self._install(python, requires, f"build dependencies of {what}", work, depth)
@@ -199,13 +197,20 @@ class Builder:
         log = work / "build.log"
 
         def runner(
-            cmd: Sequence[str], cwd: str | None = None, extra_environ: Mapping[str, str] | None = None
+            cmd: Sequence[str],
+            cwd: str | None = None,
+            extra_environ: Mapping[str, str] | None = None,
         ) -> None:
             env = {**base_env, **(extra_environ or {})}
             with log.open("a", encoding="utf-8") as handle:
                 completed = subprocess.run(
-                    list(cmd), cwd=cwd, env=env, stdout=handle, stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL, check=False,
+                    list(cmd),
+                    cwd=cwd,
+                    env=env,
+                    stdout=handle,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    check=False,
                 )
             if completed.returncode != 0:
                 raise subprocess.CalledProcessError(completed.returncode, list(cmd))
@@ -215,7 +220,9 @@ class Builder:
             extra = builder.get_requires_for_build("wheel")
             more = [Requirement(r) for r in sorted(extra)]
             if more:
-                self._install(python, requires + more, f"backend requirements of {what}", work, depth)
+                self._install(
+                    python, requires + more, f"backend requirements of {what}", work, depth
+                )
             out = work / "dist"
             built = Path(builder.build("wheel", str(out)))
         except (BuildBackendException, subprocess.CalledProcessError, OSError) as exc:
@@ -264,9 +271,7 @@ class Builder:
             _link(wheel.path, house / wheel.path.name)
         req_file = house / "requirements.txt"
         req_file.write_text(
-            render_requirements(
-                RequirementEntry(w.name, w.version, w.digest) for w in wheels
-            ),
+            render_requirements(RequirementEntry(w.name, w.version, w.digest) for w in wheels),
             encoding="utf-8",
         )
         argv = build_pip_install_args(
@@ -290,7 +295,7 @@ def _link(source: Path, dest: Path) -> None:
 
 def _tail(log: Path) -> str:
     try:
-        lines = [l for l in log.read_text(encoding="utf-8", errors="replace").splitlines() if l]
+        lines = [x for x in log.read_text(encoding="utf-8", errors="replace").splitlines() if x]
     except OSError:
         return ""
     return lines[-1][:300] if lines else ""

@@ -41,15 +41,21 @@ class _Parser(argparse.ArgumentParser):
 
 
 class _Refuse(argparse.Action):
-    def __call__(self, parser: object, namespace: object, values: object, option: object = None) -> None:
+    def __call__(
+        self, parser: object, namespace: object, values: object, option: object = None
+    ) -> None:
         raise UsageError(
             f"option {option} is refused by spip", hint=REFUSED_INSTALL_OPTIONS[str(option)]
         )
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--map", metavar="FILE", type=Path, help="source map (default: spip.toml "
-                        "or [tool.spip] in pyproject.toml, searched upward)")
+    parser.add_argument(
+        "--map",
+        metavar="FILE",
+        type=Path,
+        help="source map (default: spip.toml or [tool.spip] in pyproject.toml, searched upward)",
+    )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more output")
     parser.add_argument("-q", "--quiet", action="count", default=0, help="less output")
 
@@ -75,26 +81,63 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(install)
     install.add_argument("requirements", nargs="*", metavar="REQ", help="requirement specifiers")
-    install.add_argument("-r", "--requirement", action="append", default=[], type=Path,
-                         metavar="FILE", help="install from a requirements file")
-    install.add_argument("-c", "--constraint", action="append", default=[], type=Path,
-                         metavar="FILE", help="constrain versions with a constraints file")
-    install.add_argument("--python", metavar="PYTHON", help="target interpreter or virtualenv "
-                         "(default: the active virtualenv, else spip's own interpreter)")
+    install.add_argument(
+        "-r",
+        "--requirement",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help="install from a requirements file",
+    )
+    install.add_argument(
+        "-c",
+        "--constraint",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help="constrain versions with a constraints file",
+    )
+    install.add_argument(
+        "--python",
+        metavar="PYTHON",
+        help="target interpreter or virtualenv "
+        "(default: the active virtualenv, else spip's own interpreter)",
+    )
     install.add_argument("--dry-run", action="store_true", help="resolve and show the plan only")
     install.add_argument("--pre", action="store_true", help="allow pre-releases")
     install.add_argument("--no-deps", action="store_true", help="do not install dependencies")
-    install.add_argument("-U", "--upgrade", action="store_true",
-                         help="upgrade the named packages to the newest allowed versions")
-    install.add_argument("--upgrade-strategy", choices=("only-if-needed", "eager"),
-                         default="only-if-needed", help="as in pip")
+    install.add_argument(
+        "-U",
+        "--upgrade",
+        action="store_true",
+        help="upgrade the named packages to the newest allowed versions",
+    )
+    install.add_argument(
+        "--upgrade-strategy",
+        choices=("only-if-needed", "eager"),
+        default="only-if-needed",
+        help="as in pip",
+    )
     install.add_argument("--force-reinstall", action="store_true", help="reinstall everything")
-    install.add_argument("--only-binary", action="append", default=[], metavar="FORMAT",
-                         help=":all:, :none: or package names: wheels only")
-    install.add_argument("--no-binary", action="append", default=[], metavar="FORMAT",
-                         help=":all:, :none: or package names: build from sdists")
-    install.add_argument("--prefer-binary", action="store_true",
-                         help="prefer older wheels over newer sdists")
+    install.add_argument(
+        "--only-binary",
+        action="append",
+        default=[],
+        metavar="FORMAT",
+        help=":all:, :none: or package names: wheels only",
+    )
+    install.add_argument(
+        "--no-binary",
+        action="append",
+        default=[],
+        metavar="FORMAT",
+        help=":all:, :none: or package names: build from sdists",
+    )
+    install.add_argument(
+        "--prefer-binary", action="store_true", help="prefer older wheels over newer sdists"
+    )
     install.add_argument("--no-compile", action="store_true", help="do not byte-compile")
     install.add_argument("--no-input", action="store_true", help="accepted; spip never prompts")
     install.add_argument("--target", metavar="DIR", help="install into DIR (pip's --target)")
@@ -103,7 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
         install.add_argument(option, action=_Refuse, nargs="?", help=argparse.SUPPRESS)
 
     explain = sub.add_parser(
-        "explain", help="say which index serves each name, and which rule decided it",
+        "explain",
+        help="say which index serves each name, and which rule decided it",
         allow_abbrev=False,
     )
     _common(explain)
@@ -160,8 +204,10 @@ def _binary_policy(args: argparse.Namespace) -> tuple[object, dict[object, objec
 
     policy = BinaryPolicy.PREFER_BINARY if args.prefer_binary else BinaryPolicy.ANY
     per_name: dict[object, object] = {}
-    for values, chosen in ((args.only_binary, BinaryPolicy.ONLY_BINARY),
-                           (args.no_binary, BinaryPolicy.NO_BINARY)):
+    for values, chosen in (
+        (args.only_binary, BinaryPolicy.ONLY_BINARY),
+        (args.no_binary, BinaryPolicy.NO_BINARY),
+    ):
         for value in values:
             for item in value.split(","):
                 item = item.strip()
@@ -219,12 +265,14 @@ def cmd_install(args: argparse.Namespace) -> int:
         resolution = installer.resolve(reqs, constraints, settings)
         _secrets_seen.extend(installer.credentials.secrets())
         plan = resolution.plan
-        to_install, satisfied = plan.changes(target.installed, reinstall=args.force_reinstall)
+        _to_install, satisfied = plan.changes(target.installed, reinstall=args.force_reinstall)
         elapsed = time.perf_counter() - started
         if not args.quiet:
             indexes = sorted({p.index for p in plan.pins})
-            _err(f"spip: resolved {len(plan.pins)} package(s) from "
-                 f"{', '.join(indexes) or 'no index'} in {elapsed:.2f}s")
+            _err(
+                f"spip: resolved {len(plan.pins)} package(s) from "
+                f"{', '.join(indexes) or 'no index'} in {elapsed:.2f}s"
+            )
         if args.dry_run:
             for pin in plan.pins:
                 state = "satisfied" if pin in satisfied else "would install"
@@ -248,8 +296,10 @@ def cmd_install(args: argparse.Namespace) -> int:
         installer.close()
     if not args.quiet:
         if outcome.installed:
-            _out("Installed: " + ", ".join(
-                f"{p.name} {p.version} [{p.index}]" for p in outcome.installed))
+            _out(
+                "Installed: "
+                + ", ".join(f"{p.name} {p.version} [{p.index}]" for p in outcome.installed)
+            )
         else:
             _out("Nothing to install: every requirement is already satisfied.")
     return 0

@@ -415,7 +415,7 @@ def read_wheel_metadata(path: Path, filename: str) -> bytes:
             ]
             for member in candidates:
                 stem = member.split("/", 1)[0][: -len(".dist-info")]
-                dist_name, _, dist_version = stem.rpartition("-")
+                dist_name, _, _version = stem.rpartition("-")
                 if canonicalize_name(dist_name) == dist.name:
                     data = archive.read(member)
                     break

@@ -71,9 +71,7 @@ class InstallOutcome:
     pip_ran: bool
 
 
-def requirements_to_reqs(
-    lines: Sequence[RequirementLine], markers: Mapping[str, str]
-) -> list[Req]:
+def requirements_to_reqs(lines: Sequence[RequirementLine], markers: Mapping[str, str]) -> list[Req]:
     """Turn parsed requirement lines into resolver requirements for the target."""
     reqs: list[Req] = []
     for line in lines:
@@ -283,9 +281,11 @@ class Installer:
                 requirements_file=req_file,
                 options=pip_options,
             )
-            completed = run(argv, scrubbed_env(self.environ, self.credentials.secrets()), capture=True)
+            completed = run(
+                argv, scrubbed_env(self.environ, self.credentials.secrets()), capture=True
+            )
         if completed.returncode != 0:
-            lines = [l for l in completed.stderr.splitlines() if l.strip()]
+            lines = [x for x in completed.stderr.splitlines() if x.strip()]
             detail = lines[-1].strip() if lines else f"exit status {completed.returncode}"
             raise InstallError(
                 f"pip failed installing the plan: {detail}",

@@ -61,7 +61,10 @@ def read_pip_index_config(environ: dict[str, str] | None = None) -> PipIndexConf
     env_index = env.get("PIP_INDEX_URL", "").split()
     if env_index:
         index_url = env_index[0]
-    for var, option in (("PIP_EXTRA_INDEX_URL", "extra-index-url"), ("PIP_FIND_LINKS", "find-links")):
+    for var, option in (
+        ("PIP_EXTRA_INDEX_URL", "extra-index-url"),
+        ("PIP_FIND_LINKS", "find-links"),
+    ):
         if env.get(var, "").strip():
             ignored.append(option)
     return PipIndexConfig(index_url=index_url, ignored=tuple(sorted(set(ignored))))

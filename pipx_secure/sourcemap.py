@@ -358,9 +358,7 @@ def parse_source_map(
     for raw_key, target in raw_rules.items():
         loc = where(raw_key, "packages")
         if not isinstance(target, str):
-            raise SourceMapError(
-                f"rule {raw_key!r} must map to an index name", location=loc
-            )
+            raise SourceMapError(f"rule {raw_key!r} must map to an index name", location=loc)
         if target not in indexes:
             raise SourceMapError(
                 f"rule {raw_key!r} names unknown index {target!r}",

@@ -79,9 +79,7 @@ def evaluate_page(
                 if not SpecifierSet(link.requires_python).contains(
                     python_version, prereleases=True
                 ):
-                    skipped.append(
-                        (link.filename, f"requires Python {link.requires_python}")
-                    )
+                    skipped.append((link.filename, f"requires Python {link.requires_python}"))
                     continue
             except InvalidSpecifier:
                 skipped.append((link.filename, "invalid requires-python"))

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
-from packaging.utils import NormalizedName, canonicalize_name
+from packaging.utils import NormalizedName
 from packaging.version import Version
 from resolvelib import AbstractProvider, BaseReporter, Resolver
 from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
@@ -157,9 +157,7 @@ class RoutedProvider(AbstractProvider[Req, Candidate, str]):
         parent = f"{candidate.name} {candidate.version}"
         deps: list[Req] = []
         if candidate.extras:
-            deps.append(
-                Req(candidate.name, SpecifierSet(f"=={candidate.version}"), parent=parent)
-            )
+            deps.append(Req(candidate.name, SpecifierSet(f"=={candidate.version}"), parent=parent))
             wanted: Iterable[str] = sorted(candidate.extras)
         else:
             wanted = ("",)

@@ -1,0 +1,63 @@
+"""pip's argv and environment are built by pure functions: air-gapped by construction."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from pipx_secure.hashes import Digest
+from pipx_secure.runner import (
+    PipOptions,
+    RequirementEntry,
+    build_pip_install_args,
+    render_requirements,
+    scrubbed_env,
+)
+
+
+def test_env_drops_pip_python_and_spip_variables_and_secrets() -> None:
+    env = scrubbed_env(
+        {
+            "PATH": "/usr/bin",
+            "PIP_EXTRA_INDEX_URL": "https://evil.example/simple",
+            "PIP_INDEX_URL": "https://evil.example/simple",
+            "PIP_FIND_LINKS": "/tmp/x",
+            "PYTHONPATH": "/evil",
+            "SPIP_INDEX_PRIVATE_PASSWORD": "pw-123456",
+            "OTHER": "contains pw-123456 inside",
+            "HOME": "/home/u",
+        },
+        secrets=("pw-123456",),
+    )
+    assert env["PIP_CONFIG_FILE"] == os.devnull
+    assert "PIP_EXTRA_INDEX_URL" not in env and "PIP_INDEX_URL" not in env
+    assert "PIP_FIND_LINKS" not in env and "PYTHONPATH" not in env
+    assert not any("pw-123456" in v for v in env.values())
+    assert env["PATH"] == "/usr/bin" and env["HOME"] == "/home/u"
+
+
+def test_pip_args_are_offline_hash_checked_and_no_deps(tmp_path: Path) -> None:
+    argv = build_pip_install_args(
+        target_python=tmp_path / "venv" / "bin" / "python",
+        wheelhouse=tmp_path / "house",
+        requirements_file=tmp_path / "req.txt",
+        options=PipOptions(),
+    )
+    assert argv[:3] == [sys.executable, "-m", "pip"]
+    assert "--python" in argv
+    for flag in ("--no-index", "--no-deps", "--require-hashes", "--isolated"):
+        assert flag in argv
+    assert argv[argv.index("--find-links") + 1] == str(tmp_path / "house")
+    assert not any("index-url" in a for a in argv)
+
+
+def test_requirements_file_pins_exact_versions_with_hashes() -> None:
+    text = render_requirements(
+        [
+            RequirementEntry("b", "2.0", Digest("sha256", "b" * 64)),
+            RequirementEntry("a", "1.0", Digest("sha256", "a" * 64)),
+        ]
+    )
+    lines = [line for line in text.splitlines() if not line.startswith("#")]
+    assert lines == [f"a==1.0 --hash=sha256:{'a' * 64}", f"b==2.0 --hash=sha256:{'b' * 64}"]
