@@ -89,10 +89,10 @@ def read_sdist_pkg_info(path: Path, filename: str) -> bytes | None:
                         return archive.read(member)
             return None
         with tarfile.open(path, "r:*") as archive:
-            for member in archive:
-                parts = member.name.strip("./").split("/")
-                if len(parts) == 2 and parts[1] == "PKG-INFO" and member.isfile():
-                    handle = archive.extractfile(member)
+            for info in archive:
+                parts = info.name.strip("./").split("/")
+                if len(parts) == 2 and parts[1] == "PKG-INFO" and info.isfile():
+                    handle = archive.extractfile(info)
                     return handle.read() if handle else None
     except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as exc:
         raise IntegrityError(f"sdist {filename} cannot be read: {exc}") from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,13 +30,8 @@ class Digest:
         return hmac.compare_digest(self.hexdigest, other.lower())
 
 
-def best_expected(hashes: dict[str, str] | object) -> Digest | None:
+def best_expected(hashes: Mapping[str, str]) -> Digest | None:
     """The strongest supported digest an index published, or None."""
-    if not isinstance(hashes, dict):
-        try:
-            hashes = dict(hashes)  # type: ignore[call-overload]
-        except TypeError:
-            return None
     for algorithm in SUPPORTED:
         value = hashes.get(algorithm)
         if isinstance(value, str) and value:

@@ -84,13 +84,13 @@ def _page_session(settings: HttpSettings, cache: ArtifactCache | None) -> reques
     from cachecontrol.caches.file_cache import FileCache
     from cachecontrol.serialize import Serializer
 
-    class _NoSecretSerializer(Serializer):  # type: ignore[misc]
+    class _NoSecretSerializer(Serializer):
         """Never let a request's Authorization header reach the cache on disk."""
 
         def dumps(self, request: Any, response: Any, body: bytes | None = None) -> bytes:
             request = request.copy()
             request.headers.pop("Authorization", None)
-            return super().dumps(request, response, body)  # type: ignore[no-any-return]
+            return super().dumps(request, response, body)
 
     session = requests.Session()
     session.trust_env = False
@@ -179,7 +179,7 @@ class IndexClient:
 
     def prefetch_metadata(self, index: Index, link: FileLink) -> None:
         """Start fetching what resolution will need of ``link`` (metadata or the sdist)."""
-        if best_expected(dict(link.hashes)) is None:
+        if best_expected(link.hashes) is None:
             return
         if link.is_wheel:
             self._executor.submit(_quietly, self.metadata, index, link)
@@ -209,7 +209,7 @@ class IndexClient:
 
     def _fetch_metadata_file(self, index: Index, link: FileLink) -> bytes | None:
         assert link.metadata is not None
-        meta_expected = best_expected(dict(link.metadata))
+        meta_expected = best_expected(link.metadata)
         response = self._get(
             self._files_session, index, link.metadata_url, what=f"metadata of {link.filename}"
         )
@@ -227,7 +227,7 @@ class IndexClient:
 
     # -- artifacts --------------------------------------------------------------------------
     def _expected(self, index: Index, link: FileLink) -> Digest:
-        expected = best_expected(dict(link.hashes))
+        expected = best_expected(link.hashes)
         if expected is None:
             raise IntegrityError(
                 f"index {index.name} ({index.redacted}) publishes no hash for {link.filename}",

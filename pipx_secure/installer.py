@@ -153,7 +153,7 @@ class Installer:
 
     def metadata_for(self, candidate: Candidate, depth: int = 0) -> CoreMetadata:
         """Core metadata of a candidate: PEP 658, the wheel, static PKG-INFO, or a build."""
-        digest = best_expected(dict(candidate.link.hashes))
+        digest = best_expected(candidate.link.hashes)
         assert digest is not None
         key = str(digest)
         found = self._metadata.get(key)
@@ -168,16 +168,18 @@ class Installer:
             sdist = self.client.download(candidate.index, candidate.link)
             cached = self.cache.read_metadata(digest)
             pkg_info = cached if cached is not None else read_sdist_pkg_info(sdist, what)
-            meta = parse_core_metadata(pkg_info, what) if pkg_info else None
-            if meta is None or not is_static(meta):
+            static = parse_core_metadata(pkg_info, what) if pkg_info else None
+            if static is None or not is_static(static):
                 wheel = self.builder.build_wheel(
                     candidate.name, str(candidate.version), sdist, digest, depth
                 )
                 self._built[key] = wheel
                 data = read_wheel_metadata(wheel.path, wheel.path.name)
                 meta = parse_core_metadata(data, wheel.path.name)
-            elif cached is None and pkg_info is not None:
-                self.cache.write_metadata(digest, pkg_info)
+            else:
+                meta = static
+                if cached is None and pkg_info is not None:
+                    self.cache.write_metadata(digest, pkg_info)
         self._metadata[key] = meta
         return meta
 
@@ -215,7 +217,7 @@ class Installer:
         )
         self.client.prefetch(r.name for r in requirements)
         if settings.no_deps:
-            provider.get_dependencies = _no_dependencies(provider)  # type: ignore[method-assign]
+            provider.get_dependencies = _no_dependencies(provider)  # type: ignore[method-assign,assignment]
         candidates = resolve(provider, requirements)
         plan = Plan.from_candidates(candidates, requested)
         return Resolution(plan, {c.name: c for c in candidates})
@@ -238,7 +240,7 @@ class Installer:
         paths = self.client.download_many((c.index, c.link) for c in candidates)
         wheels = []
         for candidate, path in zip(candidates, paths):
-            digest = best_expected(dict(candidate.link.hashes))
+            digest = best_expected(candidate.link.hashes)
             assert digest is not None
             if candidate.link.is_wheel:
                 wheels.append(WheelFile(candidate.name, str(candidate.version), path, digest))

@@ -57,7 +57,7 @@ class Plan:
         wanted = set(requested)
         pins = []
         for c in candidates:
-            digest = best_expected(dict(c.link.hashes))
+            digest = best_expected(c.link.hashes)
             assert digest is not None, "candidates without a published hash never get here"
             pins.append(
                 Pin(

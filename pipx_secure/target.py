@@ -131,7 +131,7 @@ def probe(python: Path) -> TargetEnvironment:
     return TargetEnvironment(
         python=python,
         markers=data["markers"],
-        tags=tuple(parse_tag(t).pop() for t in data["tags"]),
+        tags=tuple(next(iter(parse_tag(t))) for t in data["tags"]),
         installed=installed,
         prefix=Path(data["prefix"]),
     )

@@ -185,7 +185,7 @@ def resolve(provider: RoutedProvider, requirements: Sequence[Req]) -> list[Candi
     return sorted(pins, key=lambda c: c.name)
 
 
-def _explain(provider: RoutedProvider, causes: Sequence[Any]) -> str:
+def _explain(provider: RoutedProvider, causes: Iterable[Any]) -> str:
     parts = []
     seen: set[str] = set()
     for cause in causes:
@@ -207,7 +207,7 @@ def _explain(provider: RoutedProvider, causes: Sequence[Any]) -> str:
     return "cannot resolve: " + "; ".join(parts)
 
 
-def _hint(causes: Sequence[Any]) -> str:
+def _hint(causes: Iterable[Any]) -> str:
     names = sorted({c.requirement.name for c in causes})
     return (
         "spip asks each name's assigned index only; check the version constraints, or the "
