@@ -34,6 +34,13 @@ REFUSED_INSTALL_OPTIONS: dict[str, str] = {
 
 _secrets_seen: list[str] = []
 
+PASSTHROUGH = {
+    "uninstall": "uninstall packages from the target environment",
+    "list": "list installed packages",
+    "freeze": "output installed packages in requirements format",
+    "show": "show information about installed packages",
+}
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
@@ -144,6 +151,35 @@ def build_parser() -> argparse.ArgumentParser:
     install.add_argument("--user", action="store_true", help="install to the user site")
     for option in REFUSED_INSTALL_OPTIONS:
         install.add_argument(option, action=_Refuse, nargs="?", help=argparse.SUPPRESS)
+
+    for name, text in PASSTHROUGH.items():
+        passthrough = sub.add_parser(
+            name,
+            help=text,
+            description=f"{text}. Runs the target environment's pip (no network involved); "
+            "every argument after the command goes to pip unchanged.",
+            allow_abbrev=False,
+            add_help=False,
+        )
+        passthrough.add_argument("--python", metavar="PYTHON")
+        passthrough.add_argument("pip_args", nargs=argparse.REMAINDER)
+
+    auth = sub.add_parser(
+        "auth",
+        help="store or check an index password in keyring",
+        description="Credentials helpers. Passwords are read from a prompt (never echoed) or "
+        "from standard input with --stdin, never from the command line.",
+        allow_abbrev=False,
+    )
+    auth_sub = auth.add_subparsers(dest="auth_command", metavar="ACTION", parser_class=_Parser)
+    auth_set = auth_sub.add_parser("set", help="store the password of INDEX in keyring")
+    _common(auth_set)
+    auth_set.add_argument("index", metavar="INDEX")
+    auth_set.add_argument("--username", help="username (default: the map's username)")
+    auth_set.add_argument("--stdin", action="store_true", help="read the password from stdin")
+    auth_check = auth_sub.add_parser("check", help="try the stored credential against INDEX")
+    _common(auth_check)
+    auth_check.add_argument("index", metavar="INDEX")
 
     explain = sub.add_parser(
         "explain",
@@ -305,7 +341,93 @@ def cmd_install(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"install": cmd_install, "explain": cmd_explain}
+def cmd_passthrough(args: argparse.Namespace) -> int:
+    """``spip uninstall|list|freeze|show``: the target's pip, unchanged, no network."""
+    from pipx_secure.runner import pip_command, run, scrubbed_env
+    from pipx_secure.target import choose_python
+
+    python = choose_python(args.python)
+    argv = [*pip_command(python), args.command, *args.pip_args]
+    env = scrubbed_env(os.environ)
+    return run(argv, env).returncode
+
+
+def _index_named(args: argparse.Namespace) -> tuple[object, object]:
+    from pipx_secure.sourcemap import IndexName, SourceMap
+
+    source_map = _load_map(args.map)
+    assert isinstance(source_map, SourceMap)
+    name = IndexName(args.index)
+    if name not in source_map.indexes:
+        raise UsageError(
+            f"no index named {args.index!r} in {source_map.origin}",
+            hint="known indexes: " + ", ".join(sorted(source_map.indexes)),
+        )
+    return source_map, source_map.indexes[name]
+
+
+def cmd_auth(args: argparse.Namespace) -> int:
+    """``spip auth set|check INDEX``."""
+    from pipx_secure.sourcemap import Index, SourceMap
+
+    if not args.auth_command:
+        raise UsageError("spip auth needs an action: set or check", hint="spip auth --help")
+    source_map, index = _index_named(args)
+    assert isinstance(source_map, SourceMap) and isinstance(index, Index)
+    if args.auth_command == "set":
+        import getpass
+
+        import keyring
+
+        username = args.username or index.username
+        if not username:
+            raise UsageError(
+                f"index {index.name} has no username",
+                hint="pass --username, or set `username` for the index in the map",
+            )
+        if args.stdin:
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            password = getpass.getpass(f"Password for {username} at {index.redacted}: ")
+        if not password:
+            raise UsageError("empty password; nothing stored")
+        _secrets_seen.append(password)
+        keyring.set_password(index.url, username, password)
+        _out(f"stored the password of {username} for index {index.name} in keyring "
+             f"(service {index.redacted})")
+        return 0
+    from pipx_secure.auth import CredentialStore
+    from pipx_secure.cache import ArtifactCache, default_cache_dir
+    from pipx_secure.errors import AuthError
+    from pipx_secure.index_client import IndexClient
+
+    store = CredentialStore()
+    credential = store.for_index(index)
+    _secrets_seen.extend(store.secrets())
+    client = IndexClient(
+        source_map, store, ArtifactCache(default_cache_dir()), http_cache=False
+    )
+    try:
+        client.check_access(index)
+    except AuthError as exc:
+        _out(f"{index.name}: refused ({exc.message})")
+        return exc.exit_code
+    finally:
+        client.close()
+    source = credential.source if credential else "no credential"
+    _out(f"{index.name}: ok ({source})")
+    return 0
+
+
+COMMANDS = {
+    "install": cmd_install,
+    "explain": cmd_explain,
+    "auth": cmd_auth,
+    "uninstall": cmd_passthrough,
+    "list": cmd_passthrough,
+    "freeze": cmd_passthrough,
+    "show": cmd_passthrough,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -186,6 +186,11 @@ class IndexClient:
         else:
             self._executor.submit(_quietly, self.download, index, link)
 
+    def check_access(self, index: Index) -> None:
+        """Fetch the index root; raises AuthError on 401/403 (used by ``spip auth check``)."""
+        response = self._get(self._files_session, index, index.url, what="the index root")
+        response.close()
+
     # -- metadata ---------------------------------------------------------------------------
     def metadata(self, index: Index, link: FileLink) -> bytes | None:
         """Core metadata of a wheel: PEP 658 file, cache, or the wheel itself.
