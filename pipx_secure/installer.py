@@ -321,3 +321,63 @@ def _link(source: Path, dest: Path) -> None:
         import shutil
 
         shutil.copyfile(source, dest)
+
+
+def resolution_from_lock(installer: Installer, lock: object) -> Resolution:
+    """The lock's selection for the target, checked against what each index serves now.
+
+    Each selected file must be listed, with the same hash, on the project page of the index the
+    source map assigns to its name; anything else is refused before anything is installed.
+    """
+    from packaging.pylock import PackageSdist, PackageWheel, Pylock, PylockSelectError
+
+    from pipx_secure.errors import IntegrityError, ResolutionError
+    from pipx_secure.hashes import Digest
+
+    assert isinstance(lock, Pylock)
+    target = installer.target
+    try:
+        selected = list(lock.select(environment=dict(target.markers), tags=target.tags))  # type: ignore[arg-type]
+    except PylockSelectError as exc:
+        raise ResolutionError(f"the lock has nothing installable here: {exc}") from None
+    names = [canonicalize_name(p.name) for p, _a in selected]
+    installer.client.prefetch(names)
+    candidates: dict[NormalizedName, Candidate] = {}
+    for package, artifact in selected:
+        name = canonicalize_name(package.name)
+        if not isinstance(artifact, (PackageWheel, PackageSdist)):
+            raise PolicyError(
+                f"{name}: the lock selects a direct source; spip installs only from "
+                "indexes in the source map"
+            )
+        filename = artifact.filename
+        route = installer.source_map.index_for(name)
+        page = installer.client.page(name)
+        link = next((f for f in page.files if f.filename == filename), None)
+        if link is None:
+            raise IntegrityError(
+                f"{name}: {filename} from the lock is not served by index {route.index.name} "
+                f"({route.index.redacted})",
+                hint="the index no longer has it, or the lock came from another source; re-lock",
+            )
+        for algorithm, value in artifact.hashes.items():
+            published = link.hashes.get(algorithm.lower())
+            if published is not None and not Digest(algorithm.lower(), published).matches(value):
+                raise IntegrityError(
+                    f"{name}: the lock's {algorithm} for {filename} differs from what index "
+                    f"{route.index.name} publishes now",
+                    hint="the file changed on the index since locking; investigate before "
+                    "re-locking",
+                )
+        if best_expected(link.hashes) is None:
+            raise IntegrityError(
+                f"{name}: index {route.index.name} publishes no hash for {filename}"
+            )
+        version = package.version
+        if version is None:
+            from pipx_secure.simple_api import parse_filename
+
+            version = parse_filename(filename).version
+        candidates[name] = Candidate(name, version, link, route.index, frozenset(), filename)
+    plan = Plan.from_candidates(candidates.values(), requested=candidates.keys())
+    return Resolution(plan, candidates)
