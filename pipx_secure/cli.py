@@ -181,6 +181,56 @@ def build_parser() -> argparse.ArgumentParser:
     _common(auth_check)
     auth_check.add_argument("index", metavar="INDEX")
 
+    lock = sub.add_parser(
+        "lock",
+        help="resolve through the source map and write a PEP 751 pylock.toml",
+        description="Resolve requirements (arguments, -r files, or [project] dependencies of "
+        "pyproject.toml) through the source map and write a standard PEP 751 lock with each "
+        "package's index and hashes. Unchanged inputs rewrite nothing.",
+        allow_abbrev=False,
+    )
+    _common(lock)
+    lock.add_argument("requirements", nargs="*", metavar="REQ")
+    lock.add_argument("-r", "--requirement", action="append", default=[], type=Path, metavar="FILE")
+    lock.add_argument("-c", "--constraint", action="append", default=[], type=Path, metavar="FILE")
+    lock.add_argument("-o", "--output", type=Path, default=Path("pylock.toml"), metavar="FILE")
+    lock.add_argument("--python", metavar="PYTHON", help="interpreter to lock for")
+    lock.add_argument("--pre", action="store_true")
+
+    sync = sub.add_parser(
+        "sync",
+        help="install exactly what a pylock.toml selects, from the map's indexes only",
+        description="Install what a PEP 751 lock selects for the target environment, through "
+        "the same air-gapped pip path. Refuses a lock whose package sources disagree with the "
+        "source map, or whose hashes differ from what the indexes serve now.",
+        allow_abbrev=False,
+    )
+    _common(sync)
+    sync.add_argument("lockfile", nargs="?", type=Path, default=Path("pylock.toml"))
+    sync.add_argument("--python", metavar="PYTHON")
+    sync.add_argument(
+        "--exact", action="store_true", help="also uninstall distributions the lock does not list"
+    )
+    sync.add_argument("--dry-run", action="store_true")
+
+    check = sub.add_parser(
+        "check",
+        help="validate the source map and verify requirement files and locks against it",
+        description="For Makefiles and CI. Exit codes: 0 clean, 1 findings, 2 usage or input "
+        "error. Offline unless --online.",
+        allow_abbrev=False,
+    )
+    _common(check)
+    check.add_argument(
+        "files", nargs="*", type=Path, metavar="FILE", help="requirement files and PEP 751 locks"
+    )
+    check.add_argument("--json", action="store_true", help="machine-readable output")
+    check.add_argument(
+        "--online",
+        action="store_true",
+        help="also confirm every pinned version exists on its assigned index",
+    )
+
     explain = sub.add_parser(
         "explain",
         help="say which index serves each name, and which rule decided it",
@@ -393,8 +443,10 @@ def cmd_auth(args: argparse.Namespace) -> int:
             raise UsageError("empty password; nothing stored")
         _secrets_seen.append(password)
         keyring.set_password(index.url, username, password)
-        _out(f"stored the password of {username} for index {index.name} in keyring "
-             f"(service {index.redacted})")
+        _out(
+            f"stored the password of {username} for index {index.name} in keyring "
+            f"(service {index.redacted})"
+        )
         return 0
     from pipx_secure.auth import CredentialStore
     from pipx_secure.cache import ArtifactCache, default_cache_dir
@@ -404,9 +456,7 @@ def cmd_auth(args: argparse.Namespace) -> int:
     store = CredentialStore()
     credential = store.for_index(index)
     _secrets_seen.extend(store.secrets())
-    client = IndexClient(
-        source_map, store, ArtifactCache(default_cache_dir()), http_cache=False
-    )
+    client = IndexClient(source_map, store, ArtifactCache(default_cache_dir()), http_cache=False)
     try:
         client.check_access(index)
     except AuthError as exc:
@@ -419,7 +469,163 @@ def cmd_auth(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lock(args: argparse.Namespace) -> int:
+    """``spip lock``."""
+    from pipx_secure.cache import ArtifactCache, default_cache_dir
+    from pipx_secure.installer import (
+        Installer,
+        ResolveSettings,
+        constraints_map,
+        requirements_to_reqs,
+    )
+    from pipx_secure.lock import dumps, plan_to_pylock
+    from pipx_secure.reqfile import (
+        RequirementSet,
+        merge,
+        parse_cli_requirement,
+        parse_requirement_files,
+    )
+    from pipx_secure.sourcemap import SourceMap
+    from pipx_secure.target import choose_python, probe
+
+    source_map = _load_map(args.map)
+    assert isinstance(source_map, SourceMap)
+    cwd = Path.cwd()
+    files = parse_requirement_files(args.requirement, args.constraint)
+    lines = [parse_cli_requirement(r, cwd=cwd) for r in args.requirements]
+    lines += _pyproject_dependencies(cwd) if not lines and not files.requirements else []
+    combined = merge(files, RequirementSet(tuple(lines), (), ()))
+    if not combined.requirements:
+        raise UsageError(
+            "nothing to lock",
+            hint="give requirements, -r FILE, or run where "
+            "pyproject.toml lists [project] dependencies",
+        )
+    target = probe(choose_python(args.python))
+    reqs = requirements_to_reqs(combined.requirements, target.markers)
+    installer = Installer(source_map, target, cache=ArtifactCache(default_cache_dir()))
+    try:
+        resolution = installer.resolve(
+            reqs,
+            constraints_map(combined.constraints, target.markers),
+            ResolveSettings(pre=args.pre),
+            installed_preferred=False,
+        )
+    finally:
+        _secrets_seen.extend(installer.credentials.secrets())
+        installer.close()
+    text = dumps(plan_to_pylock(resolution.plan))
+    output: Path = args.output
+    if output.is_file() and output.read_text(encoding="utf-8") == text:
+        _err(f"spip: {output} is up to date ({len(resolution.plan.pins)} packages)")
+        return 0
+    temp = output.with_name(f".{output.name}.spip-tmp")
+    temp.write_text(text, encoding="utf-8")
+    os.replace(temp, output)
+    _err(f"spip: wrote {output} ({len(resolution.plan.pins)} packages)")
+    return 0
+
+
+def _pyproject_dependencies(cwd: Path) -> list[object]:
+    from pipx_secure.reqfile import parse_cli_requirement
+
+    pyproject = cwd / "pyproject.toml"
+    if not pyproject.is_file():
+        return []
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"{pyproject}: invalid TOML: {exc}") from None
+    deps = data.get("project", {}).get("dependencies", [])
+    if not isinstance(deps, list):
+        raise UsageError(f"{pyproject}: [project] dependencies must be a list")
+    return [parse_cli_requirement(str(d), cwd=cwd) for d in deps]
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    """``spip sync``."""
+    from pipx_secure.cache import ArtifactCache, default_cache_dir
+    from pipx_secure.installer import Installer, resolution_from_lock
+    from pipx_secure.lock import LockPolicyError, check_lock_against_map, read_pylock
+    from pipx_secure.runner import PipOptions, pip_command, run, scrubbed_env
+    from pipx_secure.sourcemap import SourceMap
+    from pipx_secure.target import choose_python, probe
+
+    source_map = _load_map(args.map)
+    assert isinstance(source_map, SourceMap)
+    lock = read_pylock(args.lockfile)
+    findings = check_lock_against_map(lock, source_map)
+    if findings:
+        raise LockPolicyError(
+            f"{args.lockfile}: " + "; ".join(f.message for f in findings),
+            hint="the lock's sources break the source map; nothing was installed",
+        )
+    target = probe(choose_python(args.python))
+    installer = Installer(source_map, target, cache=ArtifactCache(default_cache_dir()))
+    try:
+        resolution = resolution_from_lock(installer, lock)
+        extraneous = (
+            sorted(
+                name
+                for name in target.installed
+                if name not in resolution.candidates and name not in ("pip",)
+            )
+            if args.exact
+            else []
+        )
+        if args.dry_run:
+            to_install, _sat = resolution.plan.changes(target.installed)
+            for pin in to_install:
+                _out(f"would install {pin.name} {pin.version} [{pin.index}]")
+            for name in extraneous:
+                _out(f"would uninstall {name}")
+            return 0
+        outcome = installer.apply(resolution, pip_options=PipOptions(quiet=1))
+    finally:
+        _secrets_seen.extend(installer.credentials.secrets())
+        installer.close()
+    if extraneous:
+        argv = [*pip_command(target.python), "uninstall", "-y", "-q", *extraneous]
+        if run(argv, scrubbed_env(os.environ)).returncode != 0:
+            from pipx_secure.errors import InstallError
+
+            raise InstallError("pip failed uninstalling: " + ", ".join(extraneous))
+    if not args.quiet:
+        done = ", ".join(f"{p.name} {p.version} [{p.index}]" for p in outcome.installed)
+        _out(f"Installed: {done}" if done else "Nothing to install: the environment matches.")
+        if extraneous:
+            _out("Uninstalled: " + ", ".join(extraneous))
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """``spip check``."""
+    import json
+
+    from pipx_secure.check import run_check
+
+    report = run_check(args.map, list(args.files), online=args.online)
+    if args.json:
+        _out(json.dumps(report.to_json(), indent=2, sort_keys=True))
+    else:
+        for finding in report.findings:
+            _out(f"{finding.location}: {finding.kind}: {finding.message}")
+        if not args.quiet:
+            _err(
+                f"spip check: {len(report.findings)} finding(s) in "
+                f"{len(report.files)} file(s); map {report.map_origin}"
+            )
+    return report.exit_code
+
+
 COMMANDS = {
+    "lock": cmd_lock,
+    "sync": cmd_sync,
+    "check": cmd_check,
     "install": cmd_install,
     "explain": cmd_explain,
     "auth": cmd_auth,

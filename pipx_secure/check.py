@@ -1,0 +1,248 @@
+"""``spip check``: the source map and the files that depend on it, verified for CI.
+
+Exit codes are stable: 0 clean, 1 findings, 2 usage or input error (the map or a lock cannot
+be read).  The JSON report (``--json``) has this schema (version 1)::
+
+    {
+      "schema": 1,
+      "ok": bool,                      # no findings and no error
+      "exit_code": 0 | 1 | 2,
+      "map": {"origin": str, "indexes": {name: url}, "default": str | null,
+              "strict": bool, "rules": int},
+      "files": [str, ...],             # files checked, as given
+      "findings": [{"kind": str, "location": str, "package": str | null,
+                    "index": str | null, "message": str}, ...],
+      "error": str | null              # the input error when exit_code is 2
+    }
+
+Finding kinds: ``unmatched`` (strict map, no rule), ``conflict`` (equally specific rules
+disagree), ``unused-rule`` (a rule that matches no listed name; only when files are given),
+``requirement-file`` (refused option or malformed line), ``direct-url`` (URL / path
+requirement), ``lock-index`` (a lock's index disagrees with the map), ``lock-direct`` (a lock's
+direct source), ``not-on-index`` (``--online``: pinned version missing on its index).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packaging.utils import canonicalize_name
+
+from pipx_secure.errors import PolicyError, RequirementFileError, SourceMapError, SpipError
+from pipx_secure.sourcemap import RuleKind, SourceMap, load_source_map
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem found by ``spip check``."""
+
+    kind: str
+    location: str
+    message: str
+    package: str | None = None
+    index: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The finding as a JSON object."""
+        return {
+            "kind": self.kind,
+            "location": self.location,
+            "package": self.package,
+            "index": self.index,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """Everything ``spip check`` found."""
+
+    map_origin: str
+    map_summary: dict[str, Any]
+    files: tuple[str, ...]
+    findings: tuple[Finding, ...] = ()
+    error: str | None = None
+    _codes: dict[str, int] = field(default_factory=dict, repr=False)
+
+    @property
+    def exit_code(self) -> int:
+        """0 clean, 1 findings, 2 input error."""
+        if self.error is not None:
+            return 2
+        return 1 if self.findings else 0
+
+    def to_json(self) -> dict[str, Any]:
+        """The report in the documented schema."""
+        return {
+            "schema": 1,
+            "ok": self.exit_code == 0,
+            "exit_code": self.exit_code,
+            "map": self.map_summary,
+            "files": list(self.files),
+            "findings": [f.to_json() for f in self.findings],
+            "error": self.error,
+        }
+
+
+def _is_lock(path: Path) -> bool:
+    name = path.name
+    return name == "pylock.toml" or (name.startswith("pylock.") and name.endswith(".toml"))
+
+
+def run_check(map_path: Path | None, files: list[Path], *, online: bool = False) -> CheckReport:
+    """Check the map and ``files`` (requirement files and PEP 751 locks)."""
+    names_as_given = tuple(str(f) for f in files)
+    try:
+        source_map = load_source_map(map_path)
+    except SourceMapError as exc:
+        return CheckReport("(invalid)", {}, names_as_given, error=exc.render())
+    summary = {
+        "origin": source_map.origin,
+        "indexes": {str(n): i.url for n, i in sorted(source_map.indexes.items())},
+        "default": source_map.default,
+        "strict": source_map.strict,
+        "rules": len(source_map.rules),
+    }
+    findings: list[Finding] = []
+    used_rules: set[str] = set()
+    pins: list[tuple[str, str, str]] = []  # (name, version, location)
+
+    def route(name: str, location: str) -> None:
+        try:
+            found = source_map.index_for(name)
+        except PolicyError as exc:
+            findings.append(Finding("unmatched", location, exc.render(), canonicalize_name(name)))
+            return
+        except SourceMapError as exc:
+            findings.append(Finding("conflict", location, exc.render(), canonicalize_name(name)))
+            return
+        if found.rule is not None:
+            used_rules.add(found.rule.raw)
+
+    from pipx_secure.lock import LockError, check_lock_against_map, read_pylock
+    from pipx_secure.reqfile import parse_requirement_files
+
+    for path in files:
+        if _is_lock(path):
+            try:
+                lock = read_pylock(path)
+            except LockError as exc:
+                return CheckReport(source_map.origin, summary, names_as_given, error=exc.render())
+            for package in lock.packages:
+                route(package.name, str(path))
+                if package.version is not None:
+                    pins.append((canonicalize_name(package.name), str(package.version), str(path)))
+            try:
+                lock_findings = check_lock_against_map(lock, source_map)
+            except SpipError:
+                lock_findings = []  # routing problems were reported by route() above
+            for lf in lock_findings:
+                kind = "lock-index" if lf.lock_index is not None else "lock-direct"
+                findings.append(Finding(kind, str(path), lf.message, lf.name, lf.map_index_name))
+            continue
+        if not path.is_file():
+            return CheckReport(
+                source_map.origin, summary, names_as_given, error=f"{path}: no such file"
+            )
+        try:
+            parsed = parse_requirement_files([path])
+        except RequirementFileError as exc:
+            findings.append(Finding("requirement-file", exc.location or str(path), exc.render()))
+            continue
+        for line in parsed.requirements + parsed.constraints:
+            if line.url or line.path or line.editable or line.requirement is None:
+                findings.append(
+                    Finding(
+                        "direct-url",
+                        line.location,
+                        "direct URL, local path or editable requirement bypasses the source map",
+                        None,
+                    )
+                )
+                continue
+            requirement = line.requirement
+            route(requirement.name, line.location)
+            specs = list(requirement.specifier)
+            if len(specs) == 1 and specs[0].operator == "==" and "*" not in specs[0].version:
+                pins.append((canonicalize_name(requirement.name), specs[0].version, line.location))
+            if requirement.url:
+                findings.append(
+                    Finding(
+                        "direct-url",
+                        line.location,
+                        f"{requirement.name} @ URL bypasses the source map",
+                        canonicalize_name(requirement.name),
+                    )
+                )
+    if files:
+        for rule in source_map.rules:
+            if rule.raw not in used_rules and rule.kind in (RuleKind.EXACT, RuleKind.PATTERN):
+                findings.append(
+                    Finding(
+                        "unused-rule",
+                        rule.location,
+                        f"rule {rule.raw!r} -> {rule.index} matches no listed package",
+                        None,
+                        rule.index,
+                    )
+                )
+    if online and pins:
+        findings += _online(source_map, pins)
+    return CheckReport(source_map.origin, summary, names_as_given, tuple(findings))
+
+
+def _online(source_map: SourceMap, pins: list[tuple[str, str, str]]) -> list[Finding]:
+    from packaging.version import InvalidVersion, Version
+
+    from pipx_secure.auth import CredentialStore
+    from pipx_secure.cache import ArtifactCache, default_cache_dir
+    from pipx_secure.index_client import IndexClient
+    from pipx_secure.simple_api import parse_filename
+
+    client = IndexClient(source_map, CredentialStore(), ArtifactCache(default_cache_dir()))
+    findings = []
+    try:
+        client.prefetch(name for name, _v, _l in pins)
+        for name, version, location in pins:
+            try:
+                route = source_map.index_for(name)
+                page = client.page(name)
+            except SpipError:
+                continue
+            versions = set()
+            for link in page.files:
+                try:
+                    versions.add(parse_filename(link.filename).version)
+                except SpipError:
+                    continue
+            try:
+                wanted = Version(version)
+            except InvalidVersion:
+                continue
+            if wanted not in versions:
+                findings.append(
+                    Finding(
+                        "not-on-index",
+                        location,
+                        f"{name}=={version} is not on its assigned index {route.index.name} "
+                        f"({route.index.redacted})",
+                        name,
+                        route.index.name,
+                    )
+                )
+    finally:
+        client.close()
+    return findings
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Read a TOML file (helper for callers that sniff file kinds)."""
+    return tomllib.loads(path.read_text(encoding="utf-8"))
