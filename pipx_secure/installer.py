@@ -293,7 +293,34 @@ class Installer:
                 f"pip failed installing the plan: {detail}",
                 hint="everything was fetched and verified; pip itself refused (run with -v)",
             )
+        if not (pip_options.target_dir or pip_options.user):
+            self.record_provenance(to_install)
         return InstallOutcome(resolution.plan, to_install, satisfied, pip_ran=True)
+
+    def record_provenance(self, pins: Sequence[Pin]) -> None:
+        """Write where each installed distribution came from (read by ``spip audit``)."""
+        from pipx_secure.provenance import ProvenanceEntry, record_digest, write_provenance
+        from pipx_secure.target import probe
+
+        after = probe(self.target.python)
+        entries = []
+        for pin in pins:
+            location = after.locations.get(pin.name)
+            entries.append(
+                ProvenanceEntry(
+                    name=pin.name,
+                    version=str(pin.version),
+                    index=pin.index,
+                    index_url=pin.index_url,
+                    filename=pin.filename,
+                    sha256=pin.digest.hexdigest if pin.digest.algorithm == "sha256" else "",
+                    record_sha256=record_digest(location / "RECORD") if location else None,
+                )
+            )
+        try:
+            write_provenance(after.prefix, entries)
+        except OSError:
+            return  # a read-only prefix: the install stands, audit will say "unverified"
 
 
 def _verified(wheel: WheelFile) -> Digest:

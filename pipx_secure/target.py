@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import packaging
@@ -32,16 +32,21 @@ try:
 except ImportError:
     metadata = None
 installed = {}
+locations = {}
 if metadata is not None:
     for dist in metadata.distributions():
         name = dist.metadata["Name"]
         if name and name not in installed:
             installed[name] = dist.version
+            path = getattr(dist, "_path", None)
+            if path is not None:
+                locations[name] = str(path)
 print(json.dumps({
     "executable": sys.executable,
     "markers": markers.default_environment(),
     "tags": [str(t) for t in tags.sys_tags()],
     "installed": installed,
+    "locations": locations,
     "prefix": sys.prefix,
 }))
 """
@@ -56,6 +61,7 @@ class TargetEnvironment:
     tags: tuple[Tag, ...]
     installed: Mapping[NormalizedName, Version]
     prefix: Path
+    locations: Mapping[NormalizedName, Path] = field(default_factory=dict)
 
     @property
     def python_version(self) -> Version:
@@ -123,15 +129,19 @@ def probe(python: Path) -> TargetEnvironment:
         )
     data = json.loads(completed.stdout)
     installed: dict[NormalizedName, Version] = {}
+    locations: dict[NormalizedName, Path] = {}
     for name, version in sorted(data["installed"].items()):
         try:
             installed.setdefault(canonicalize_name(name), Version(version))
         except InvalidVersion:
             continue
+        if name in data["locations"]:
+            locations.setdefault(canonicalize_name(name), Path(data["locations"][name]))
     return TargetEnvironment(
         python=python,
         markers=data["markers"],
         tags=tuple(next(iter(parse_tag(t))) for t in data["tags"]),
         installed=installed,
         prefix=Path(data["prefix"]),
+        locations=locations,
     )

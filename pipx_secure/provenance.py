@@ -1,0 +1,73 @@
+"""Install provenance: what spip installed, from where, with which hash.
+
+After each successful install spip writes ``<prefix>/spip-provenance.json`` in the target
+environment: for each distribution it installed, the index (name and credential-free URL), the
+file, its sha256, and the sha256 of the installed RECORD file.  ``spip audit`` reads it back.
+Nothing secret is ever written here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+FILENAME = "spip-provenance.json"
+
+
+@dataclass(frozen=True)
+class ProvenanceEntry:
+    """One distribution installed by spip."""
+
+    name: str
+    version: str
+    index: str
+    index_url: str
+    filename: str
+    sha256: str
+    record_sha256: str | None = None
+
+
+def record_digest(record: Path) -> str | None:
+    """sha256 of an installed RECORD file, or None if missing."""
+    try:
+        return hashlib.sha256(record.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def read_provenance(prefix: Path) -> dict[str, ProvenanceEntry]:
+    """The provenance records of an environment (empty if none or unreadable)."""
+    try:
+        data = json.loads((prefix / FILENAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    entries = {}
+    if not isinstance(data, dict) or not isinstance(data.get("packages"), dict):
+        return {}
+    for name, raw in data["packages"].items():
+        if not isinstance(raw, dict):
+            continue
+        try:
+            entries[name] = ProvenanceEntry(**{k: raw.get(k) for k in ProvenanceEntry.__dataclass_fields__})
+        except TypeError:
+            continue
+    return entries
+
+
+def write_provenance(prefix: Path, entries: Iterable[ProvenanceEntry]) -> None:
+    """Merge ``entries`` into the environment's provenance file, atomically."""
+    current = {k: asdict(v) for k, v in read_provenance(prefix).items()}
+    for entry in entries:
+        current[entry.name] = asdict(entry)
+    payload: Mapping[str, Any] = {"schema": 1, "packages": dict(sorted(current.items()))}
+    fd, temp = tempfile.mkstemp(prefix=".spip-provenance-", dir=prefix)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(payload, handle, indent=2, sort_keys=True)
+        handle.write("\n")
+    os.replace(temp, prefix / FILENAME)
