@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
@@ -25,7 +26,6 @@ from pipx_secure.errors import InstallError, PolicyError
 from pipx_secure.hashes import Digest, best_expected, file_digest
 from pipx_secure.index_client import HttpSettings, IndexClient, read_wheel_metadata
 from pipx_secure.plan import Pin, Plan
-from pipx_secure.reqfile import RequirementLine
 from pipx_secure.resolver.finder import BinaryPolicy
 from pipx_secure.resolver.models import Candidate, Req
 from pipx_secure.resolver.provider import RoutedProvider, resolve
@@ -39,6 +39,9 @@ from pipx_secure.runner import (
 )
 from pipx_secure.sourcemap import SourceMap
 from pipx_secure.target import TargetEnvironment
+
+if TYPE_CHECKING:
+    from pipx_secure.reqfile import RequirementLine
 
 
 @dataclass(frozen=True)
