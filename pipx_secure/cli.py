@@ -231,6 +231,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="also confirm every pinned version exists on its assigned index",
     )
 
+    audit = sub.add_parser(
+        "audit",
+        help="where did every installed distribution come from?",
+        description="For every distribution of an environment: the index the map assigns, and "
+        "whether the installed files are that index's artifact (verified, installed-by-spip, "
+        "mismatch, not-on-assigned-index, unverifiable); then which private names also exist "
+        "on the default (public) index. Exit codes: 0 all verified, 1 findings, 2 could not "
+        "audit.",
+        allow_abbrev=False,
+    )
+    _common(audit)
+    audit.add_argument("--python", metavar="PYTHON", help="interpreter or virtualenv to audit")
+    audit.add_argument("--json", action="store_true", help="machine-readable output")
+    audit.add_argument(
+        "--no-exposure",
+        action="store_true",
+        help="skip the exposure scan (it asks the default index about private "
+        "names, without credentials)",
+    )
+
     explain = sub.add_parser(
         "explain",
         help="say which index serves each name, and which rule decided it",
@@ -622,7 +642,93 @@ def cmd_check(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    """``spip audit``."""
+    import json
+
+    from pipx_secure.audit import audit_environment
+    from pipx_secure.cache import ArtifactCache, default_cache_dir
+    from pipx_secure.sourcemap import SourceMap
+    from pipx_secure.target import choose_python, probe
+
+    try:
+        source_map = _load_map(args.map)
+        assert isinstance(source_map, SourceMap)
+        target = probe(choose_python(args.python))
+        report = audit_environment(
+            source_map,
+            target,
+            ArtifactCache(default_cache_dir()),
+            exposure=not args.no_exposure,
+        )
+    except SpipError as exc:
+        _err(f"spip: error: could not audit: {exc.render()}")
+        return 2
+    if args.json:
+        _out(json.dumps(report.to_json(), indent=2, sort_keys=True))
+        return report.exit_code
+    _render_audit(report)
+    return report.exit_code
+
+
+def _console(stderr: bool = False) -> object:
+    from rich.console import Console
+
+    return Console(
+        stderr=stderr,
+        no_color=bool(os.environ.get("NO_COLOR")) or None,
+        highlight=False,
+        soft_wrap=False,
+    )
+
+
+def _render_audit(report: object) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from pipx_secure.audit import AuditReport, Verdict
+
+    assert isinstance(report, AuditReport)
+    console = _console()
+    assert isinstance(console, Console)
+    styles = {
+        Verdict.VERIFIED: "green",
+        Verdict.INSTALLED_BY_SPIP: "green",
+        Verdict.MISMATCH: "bold red",
+        Verdict.NOT_ON_ASSIGNED_INDEX: "bold red",
+        Verdict.UNVERIFIABLE: "yellow",
+    }
+    table = Table(title=f"spip audit of {report.python}", show_lines=False)
+    for column in ("package", "version", "index", "verdict", "why"):
+        table.add_column(column, overflow="fold")
+    for item in report.packages:
+        why = item.reason + (f" [{', '.join(item.files[:5])}]" if item.files else "")
+        table.add_row(
+            item.name,
+            item.version,
+            item.index or "-",
+            f"[{styles[item.verdict]}]{item.verdict.value}[/]",
+            _scrub(why),
+        )
+    console.print(table)
+    for exposure in report.exposures:
+        level = "[bold red]EXPOSED[/]" if exposure.higher else "[yellow]exposed[/]"
+        console.print(
+            f"{level} {exposure.name}: routed to {exposure.index} "
+            f"(highest {exposure.private_version or 'none'}), and the default index has "
+            f"{exposure.public_version}"
+        )
+    for forwarding in report.forwarding:
+        console.print(f"[bold red]FORWARDING[/] {_scrub(forwarding.message)}")
+    bad = sum(1 for p in report.packages if not p.verdict.ok)
+    console.print(
+        f"{len(report.packages)} distributions: {len(report.packages) - bad} verified, "
+        f"{bad} findings; {len(report.exposures)} exposed names"
+    )
+
+
 COMMANDS = {
+    "audit": cmd_audit,
     "lock": cmd_lock,
     "sync": cmd_sync,
     "check": cmd_check,

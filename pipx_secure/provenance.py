@@ -54,7 +54,8 @@ def read_provenance(prefix: Path) -> dict[str, ProvenanceEntry]:
         if not isinstance(raw, dict):
             continue
         try:
-            entries[name] = ProvenanceEntry(**{k: raw.get(k) for k in ProvenanceEntry.__dataclass_fields__})
+            fields = {k: raw.get(k) for k in ProvenanceEntry.__dataclass_fields__}
+            entries[name] = ProvenanceEntry(**fields)
         except TypeError:
             continue
     return entries

@@ -73,8 +73,9 @@ def pip_command(target_python: Path, pip_python: str | None = None) -> list[str]
     """``python -m pip`` of spip's own pip, aimed at ``target_python``."""
     runner = pip_python or sys.executable
     command = [runner, "-m", "pip"]
-    if Path(target_python).resolve() != Path(runner).resolve():
-        command += ["--python", str(target_python)]
+    # Compare without resolving symlinks: every venv's python links to the same base binary.
+    if os.path.abspath(target_python) != os.path.abspath(runner):
+        command += ["--python", os.path.abspath(target_python)]
     return command
 
 

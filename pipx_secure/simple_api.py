@@ -117,9 +117,7 @@ def _clean_hashes(raw: Mapping[str, Any]) -> dict[str, str]:
     return hashes
 
 
-def _check_link(
-    filename: str, url: str, project: NormalizedName
-) -> str | None:
+def _check_link(filename: str, url: str, project: NormalizedName) -> str | None:
     """A reason to refuse this link, or None."""
     scheme = urlsplit(url).scheme.lower()
     if scheme not in ("http", "https"):

@@ -25,6 +25,7 @@ from pipx_secure.errors import EnvironmentProbeError, UsageError
 
 _PROBE = r"""
 import json, sys
+own_path = [p for p in sys.path]
 sys.path.insert(0, sys.argv[1])
 from packaging import markers, tags
 try:
@@ -34,7 +35,7 @@ except ImportError:
 installed = {}
 locations = {}
 if metadata is not None:
-    for dist in metadata.distributions():
+    for dist in metadata.distributions(path=own_path):
         name = dist.metadata["Name"]
         if name and name not in installed:
             installed[name] = dist.version

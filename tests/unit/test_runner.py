@@ -61,3 +61,14 @@ def test_requirements_file_pins_exact_versions_with_hashes() -> None:
     )
     lines = [line for line in text.splitlines() if not line.startswith("#")]
     assert lines == [f"a==1.0 --hash=sha256:{'a' * 64}", f"b==2.0 --hash=sha256:{'b' * 64}"]
+
+
+def test_a_venv_python_symlinked_to_our_base_binary_still_gets_python_flag(tmp_path: Path) -> None:
+    from pipx_secure.runner import pip_command
+
+    link = tmp_path / "bin" / "python"
+    link.parent.mkdir()
+    link.symlink_to(os.path.realpath(sys.executable))
+    command = pip_command(link)
+    assert command[-2:] == ["--python", str(link)]
+    assert pip_command(Path(sys.executable)) == [sys.executable, "-m", "pip"]

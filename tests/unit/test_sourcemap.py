@@ -28,7 +28,9 @@ def no_pip() -> tuple[str, tuple[str, ...]]:
     raise AssertionError("pip's default must not be consulted when the map names one")
 
 
-@pytest.mark.parametrize("spelling", ["acme-core", "ACME_Core", "acme.core", "Acme-Core", "acme__core"])
+@pytest.mark.parametrize(
+    "spelling", ["acme-core", "ACME_Core", "acme.core", "Acme-Core", "acme__core"]
+)
 def test_every_spelling_routes_to_the_same_index(spelling: str) -> None:
     source_map = make({"acme-*": "private"})
     route = source_map.index_for(spelling)
