@@ -113,6 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: the active virtualenv, else spip's own interpreter)",
     )
     install.add_argument("--dry-run", action="store_true", help="resolve and show the plan only")
+    install.add_argument(
+        "--report",
+        metavar="FILE",
+        type=Path,
+        help="write pip's installation report (JSON, '-' for stdout), with each package's index",
+    )
     install.add_argument("--pre", action="store_true", help="allow pre-releases")
     install.add_argument("--no-deps", action="store_true", help="do not install dependencies")
     install.add_argument(
@@ -328,6 +334,40 @@ def _binary_policy(args: argparse.Namespace) -> tuple[object, dict[object, objec
     return policy, per_name
 
 
+def _write_report(
+    path: Path, installer: object, resolution: object, target: object, combined: object
+) -> None:
+    import json
+
+    from pipx_secure.installer import Installer, Resolution
+    from pipx_secure.report import installation_report
+    from pipx_secure.reqfile import RequirementSet
+    from pipx_secure.target import TargetEnvironment
+
+    assert isinstance(installer, Installer) and isinstance(resolution, Resolution)
+    assert isinstance(target, TargetEnvironment) and isinstance(combined, RequirementSet)
+    extras: dict[str, list[str]] = {}
+    for line in combined.requirements:
+        if line.requirement is not None and line.requirement.extras:
+            name = canonicalize_name(line.requirement.name)
+            extras.setdefault(name, []).extend(sorted(line.requirement.extras))
+    yanked = frozenset(
+        c.link.filename for c in resolution.candidates.values() if c.link.yanked is not None
+    )
+    report = installation_report(
+        resolution.plan,
+        raw_metadata=installer.raw_metadata,
+        environment=target.markers,
+        yanked=yanked,
+        requested_extras=extras,
+    )
+    text = json.dumps(report, indent=2, sort_keys=True)
+    if str(path) == "-":
+        _out(text)
+    else:
+        path.write_text(text + "\n", encoding="utf-8")
+
+
 def cmd_install(args: argparse.Namespace) -> int:
     """``spip install``."""
     from pipx_secure.cache import ArtifactCache, default_cache_dir
@@ -366,6 +406,17 @@ def cmd_install(args: argparse.Namespace) -> int:
         upgrade_eager=args.upgrade and args.upgrade_strategy == "eager",
         no_deps=args.no_deps,
     )
+    if not (args.upgrade or args.force_reinstall or constraints or args.target or args.user):
+        from pipx_secure.provenance import read_provenance
+        from pipx_secure.satisfied import already_satisfied
+
+        if already_satisfied(reqs, target, source_map, read_provenance(target.prefix)):
+            if not args.quiet:
+                _out(
+                    "Nothing to install: every requirement is already satisfied "
+                    "(installed by spip from its assigned index)."
+                )
+            return 0
     installer = Installer(source_map, target, cache=ArtifactCache(default_cache_dir()))
     try:
         resolution = installer.resolve(reqs, constraints, settings)
@@ -379,6 +430,8 @@ def cmd_install(args: argparse.Namespace) -> int:
                 f"spip: resolved {len(plan.pins)} package(s) from "
                 f"{', '.join(indexes) or 'no index'} in {elapsed:.2f}s"
             )
+        if args.report:
+            _write_report(args.report, installer, resolution, target, combined)
         if args.dry_run:
             for pin in plan.pins:
                 state = "satisfied" if pin in satisfied else "would install"

@@ -141,6 +141,7 @@ class Installer:
             target, cache, self._resolve_build, self.environ, self.credentials.secrets
         )
         self._metadata: dict[str, CoreMetadata] = {}
+        self.raw_metadata: dict[str, bytes] = {}
         self._built: dict[str, WheelFile] = {}
 
     def close(self) -> None:
@@ -167,6 +168,7 @@ class Installer:
             data = self.client.metadata(candidate.index, candidate.link)
             assert data is not None
             meta = parse_core_metadata(data, what)
+            self.raw_metadata[key] = data
         else:
             sdist = self.client.download(candidate.index, candidate.link)
             cached = self.cache.read_metadata(digest)
@@ -179,8 +181,11 @@ class Installer:
                 self._built[key] = wheel
                 data = read_wheel_metadata(wheel.path, wheel.path.name)
                 meta = parse_core_metadata(data, wheel.path.name)
+                self.raw_metadata[key] = data
             else:
                 meta = static
+                assert pkg_info is not None
+                self.raw_metadata[key] = pkg_info
                 if cached is None and pkg_info is not None:
                     self.cache.write_metadata(digest, pkg_info)
         self._metadata[key] = meta

@@ -34,11 +34,13 @@ except ImportError:
     metadata = None
 installed = {}
 locations = {}
+requires = {}
 if metadata is not None:
     for dist in metadata.distributions(path=own_path):
         name = dist.metadata["Name"]
         if name and name not in installed:
             installed[name] = dist.version
+            requires[name] = list(dist.requires or [])
             path = getattr(dist, "_path", None)
             if path is not None:
                 locations[name] = str(path)
@@ -48,6 +50,7 @@ print(json.dumps({
     "tags": [str(t) for t in tags.sys_tags()],
     "installed": installed,
     "locations": locations,
+    "requires": requires,
     "prefix": sys.prefix,
 }))
 """
@@ -63,6 +66,7 @@ class TargetEnvironment:
     installed: Mapping[NormalizedName, Version]
     prefix: Path
     locations: Mapping[NormalizedName, Path] = field(default_factory=dict)
+    requires: Mapping[NormalizedName, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def python_version(self) -> Version:
@@ -131,11 +135,13 @@ def probe(python: Path) -> TargetEnvironment:
     data = json.loads(completed.stdout)
     installed: dict[NormalizedName, Version] = {}
     locations: dict[NormalizedName, Path] = {}
+    requires: dict[NormalizedName, tuple[str, ...]] = {}
     for name, version in sorted(data["installed"].items()):
         try:
             installed.setdefault(canonicalize_name(name), Version(version))
         except InvalidVersion:
             continue
+        requires.setdefault(canonicalize_name(name), tuple(data["requires"].get(name, ())))
         if name in data["locations"]:
             locations.setdefault(canonicalize_name(name), Path(data["locations"][name]))
     return TargetEnvironment(
@@ -145,4 +151,5 @@ def probe(python: Path) -> TargetEnvironment:
         installed=installed,
         prefix=Path(data["prefix"]),
         locations=locations,
+        requires=requires,
     )
