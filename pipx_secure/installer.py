@@ -7,10 +7,11 @@ failure on the way leaves the environment exactly as it was.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -285,11 +286,13 @@ class Installer:
                 ),
                 encoding="utf-8",
             )
+            # spip byte-compiles afterwards, in parallel, exactly the files pip installed.
+            parallel_compile = pip_options.compile and not pip_options.target_dir
             argv = build_pip_install_args(
                 target_python=self.target.python,
                 wheelhouse=house,
                 requirements_file=req_file,
-                options=pip_options,
+                options=replace(pip_options, compile=False) if parallel_compile else pip_options,
             )
             completed = run(
                 argv, scrubbed_env(self.environ, self.credentials.secrets()), capture=True
@@ -301,11 +304,23 @@ class Installer:
                 f"pip failed installing the plan: {detail}",
                 hint="everything was fetched and verified; pip itself refused (run with -v)",
             )
+        after = None
         if not (pip_options.target_dir or pip_options.user):
-            self.record_provenance(to_install)
+            after = self.record_provenance(to_install)
+        if parallel_compile:
+            from pipx_secure.compile import compile_files, python_files
+            from pipx_secure.target import probe
+
+            after = after or probe(self.target.python)
+            dist_infos = [after.locations[p.name] for p in to_install if p.name in after.locations]
+            compile_files(
+                self.target.python,
+                python_files(dist_infos),
+                scrubbed_env(self.environ, self.credentials.secrets()),
+            )
         return InstallOutcome(resolution.plan, to_install, satisfied, pip_ran=True)
 
-    def record_provenance(self, pins: Sequence[Pin]) -> None:
+    def record_provenance(self, pins: Sequence[Pin]) -> TargetEnvironment:
         """Write where each installed distribution came from (read by ``spip audit``)."""
         from pipx_secure.provenance import ProvenanceEntry, record_digest, write_provenance
         from pipx_secure.target import probe
@@ -325,10 +340,10 @@ class Installer:
                     record_sha256=record_digest(location / "RECORD") if location else None,
                 )
             )
-        try:
+        # A read-only prefix: the install stands; audit will verify against the index instead.
+        with contextlib.suppress(OSError):
             write_provenance(after.prefix, entries)
-        except OSError:
-            return  # a read-only prefix: the install stands, audit will say "unverified"
+        return after
 
 
 def _verified(wheel: WheelFile) -> Digest:

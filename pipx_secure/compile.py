@@ -1,0 +1,84 @@
+"""Byte-compilation of installed files, over every core.
+
+pip compiles installed modules one file at a time; spip runs pip with ``--no-compile`` and then
+compiles exactly the ``.py`` files the new distributions installed (from their RECORD), in the
+target interpreter, with a process pool.  The result on disk is the same ``__pycache__`` files
+pip writes (default optimization level, timestamp invalidation).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from pipx_secure.runner import run
+
+_COMPILER = r"""
+import json, os, sys, py_compile
+from concurrent.futures import ProcessPoolExecutor
+
+def one(path):
+    try:
+        py_compile.compile(path, doraise=True, quiet=1)
+        return None
+    except Exception as exc:
+        return path
+
+def main():
+    files = json.loads(sys.stdin.read())
+    workers = min(len(files) // 64 + 1, os.cpu_count() or 1)
+    if workers <= 1:
+        failed = [f for f in map(one, files) if f]
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            failed = [f for f in pool.map(one, files, chunksize=32) if f]
+    print(json.dumps({"compiled": len(files) - len(failed), "failed": len(failed)}))
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def python_files(dist_infos: Iterable[Path]) -> list[str]:
+    """The installed ``.py`` files listed in the RECORD of each dist-info directory."""
+    files: list[str] = []
+    for dist_info in dist_infos:
+        try:
+            text = (dist_info / "RECORD").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        site = dist_info.parent
+        for row in csv.reader(io.StringIO(text)):
+            if row and row[0].endswith(".py"):
+                path = (site / row[0]).resolve()
+                if path.is_file():
+                    files.append(str(path))
+    return sorted(set(files))
+
+
+def compile_files(python: Path, files: list[str], environ: Mapping[str, str]) -> int:
+    """Compile ``files`` in the target interpreter in parallel; returns how many compiled."""
+    if not files:
+        return 0
+    import subprocess
+
+    completed = subprocess.run(
+        [str(python), "-I", "-c", _COMPILER],
+        input=json.dumps(files),
+        env=dict(environ),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        return 0
+    try:
+        return int(json.loads(completed.stdout.strip().splitlines()[-1])["compiled"])
+    except (ValueError, KeyError, IndexError):
+        return 0
+
+
+__all__ = ["compile_files", "python_files", "run"]
