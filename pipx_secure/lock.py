@@ -61,7 +61,7 @@ def _upload_time(value: str | None) -> datetime | None:
 def plan_to_pylock(plan: Plan, *, requires_python: str | None = None) -> Pylock:
     """A PEP 751 lock of ``plan``."""
     packages = []
-    for pin in plan.pins:
+    for pin in sorted(plan.pins, key=lambda p: (p.name, p.version)):
         hashes = {pin.digest.algorithm: pin.digest.hexdigest}
         wheels = None
         sdist = None
