@@ -177,11 +177,39 @@ class Builder:
                 return WheelFile(name, version, path, Digest("sha256", file_digest(path)))
         return None
 
+    def build_local(self, source: Path, out_dir: Path, *, editable: bool = False) -> Path:
+        """Build a local project directory into a wheel (PEP 660 editable wheel if asked)."""
+        what = f"{source} (local project)"
+        if not (source / "pyproject.toml").is_file() and not (source / "setup.py").is_file():
+            raise BuildError(
+                f"{source} is not a Python project (no pyproject.toml or setup.py)",
+                hint="pass a project directory, a wheel or an sdist",
+            )
+        with tempfile.TemporaryDirectory(prefix="spip-build-") as temp:
+            built = self._build_tree(
+                source, what, Path(temp), 0, "editable" if editable else "wheel"
+            )
+            out_dir.mkdir(parents=True, exist_ok=True)
+            final = out_dir / built.name
+            shutil.copyfile(built, final)
+        return final
+
     def _build(
         self, name: NormalizedName, version: str, sdist: Path, work: Path, depth: int
     ) -> Path:
         what = f"{name} {version} (sdist)"
         source = safe_extract(sdist, work / "src", sdist.name)
+        built = self._build_tree(source, what, work, depth, "wheel")
+        wheel_name, wheel_version, _, _ = parse_wheel_filename(built.name)
+        if wheel_name != name or str(wheel_version) != version:
+            raise IntegrityError(
+                f"building {what} produced {built.name}, which is another project or version"
+            )
+        return built
+
+    def _build_tree(
+        self, source: Path, what: str, work: Path, depth: int, distribution: str
+    ) -> Path:
         requires, _backend, _backend_path = read_build_system(source, what)
         env_dir = work / "env"
         python = self._make_env(env_dir, what)
@@ -217,14 +245,14 @@ class Builder:
 
         try:
             builder = ProjectBuilder(str(source), python_executable=str(python), runner=runner)
-            extra = builder.get_requires_for_build("wheel")
+            extra = builder.get_requires_for_build(distribution)
             more = [Requirement(r) for r in sorted(extra)]
             if more:
                 self._install(
                     python, requires + more, f"backend requirements of {what}", work, depth
                 )
             out = work / "dist"
-            built = Path(builder.build("wheel", str(out)))
+            built = Path(builder.build(distribution, str(out)))
         except (BuildBackendException, subprocess.CalledProcessError, OSError) as exc:
             tail = _tail(log)
             raise BuildError(
@@ -234,11 +262,6 @@ class Builder:
             ) from None
         except InvalidRequirement as exc:
             raise BuildError(f"{what}: backend asked for an invalid requirement: {exc}") from None
-        wheel_name, wheel_version, _, _ = parse_wheel_filename(built.name)
-        if wheel_name != name or str(wheel_version) != version:
-            raise IntegrityError(
-                f"building {what} produced {built.name}, which is another project or version"
-            )
         return built
 
     def _make_env(self, env_dir: Path, what: str) -> Path:

@@ -388,6 +388,7 @@ def cmd_install(args: argparse.Namespace) -> int:
     cwd = Path.cwd()
     files = parse_requirement_files(args.requirement, args.constraint)
     cli_lines = [parse_cli_requirement(r, cwd=cwd) for r in args.requirements]
+    cli_lines += [parse_cli_requirement(e, cwd=cwd, editable=True) for e in args.editable]
     from pipx_secure.reqfile import RequirementSet
 
     combined = merge(files, RequirementSet(tuple(cli_lines), (), ()))
@@ -397,6 +398,11 @@ def cmd_install(args: argparse.Namespace) -> int:
     policy, per_name = _binary_policy(args)
     target = probe(choose_python(args.python))
     reqs = requirements_to_reqs(combined.requirements, target.markers)
+    local_lines = [
+        line
+        for line in combined.requirements
+        if (line.path or line.editable or line.requirement is None) and not line.url
+    ]
     constraints = constraints_map(combined.constraints, target.markers)
     settings = ResolveSettings(
         pre=pre,
@@ -406,7 +412,14 @@ def cmd_install(args: argparse.Namespace) -> int:
         upgrade_eager=args.upgrade and args.upgrade_strategy == "eager",
         no_deps=args.no_deps,
     )
-    if not (args.upgrade or args.force_reinstall or constraints or args.target or args.user):
+    if not (
+        args.upgrade
+        or args.force_reinstall
+        or constraints
+        or args.target
+        or args.user
+        or local_lines
+    ):
         from pipx_secure.provenance import read_provenance
         from pipx_secure.satisfied import already_satisfied
 
@@ -419,6 +432,7 @@ def cmd_install(args: argparse.Namespace) -> int:
             return 0
     installer = Installer(source_map, target, cache=ArtifactCache(default_cache_dir()))
     try:
+        reqs += [installer.add_local(line) for line in local_lines]
         resolution = installer.resolve(reqs, constraints, settings)
         _secrets_seen.extend(installer.credentials.secrets())
         plan = resolution.plan

@@ -38,7 +38,8 @@ from pipx_secure.runner import (
     run,
     scrubbed_env,
 )
-from pipx_secure.sourcemap import SourceMap
+from pipx_secure.simple_api import FileLink
+from pipx_secure.sourcemap import Index, IndexName, SourceMap
 from pipx_secure.target import TargetEnvironment
 
 if TYPE_CHECKING:
@@ -55,6 +56,15 @@ class ResolveSettings:
     upgrade: bool = False
     upgrade_eager: bool = False
     no_deps: bool = False
+
+
+@dataclass(frozen=True)
+class LocalArtifact:
+    """A project given as a local path: its candidate, its wheel, its PEP 610 record."""
+
+    candidate: Candidate
+    wheel: WheelFile
+    direct_url: Mapping[str, object]
 
 
 @dataclass(frozen=True)
@@ -79,13 +89,14 @@ def requirements_to_reqs(lines: Sequence[RequirementLine], markers: Mapping[str,
     """Turn parsed requirement lines into resolver requirements for the target."""
     reqs: list[Req] = []
     for line in lines:
-        if line.url or line.path or line.editable or line.requirement is None:
+        if line.url:
             raise PolicyError(
-                f"{line.location}: direct URL, local path and editable requirements are not "
-                "supported by spip install yet",
-                hint="publish the package to an index in the source map, or install it with "
-                "pip directly",
+                f"{line.location}: direct URL requirement refused: it would bypass the source map",
+                hint="publish the package to an index and route its name in spip.toml "
+                "[packages]; local paths and -e . are accepted",
             )
+        if line.path or line.editable or line.requirement is None:
+            continue  # local projects are prepared by Installer.add_local
         requirement: Requirement = line.requirement
         if requirement.url:
             raise PolicyError(
@@ -143,11 +154,78 @@ class Installer:
         )
         self._metadata: dict[str, CoreMetadata] = {}
         self.raw_metadata: dict[str, bytes] = {}
+        self._local: dict[NormalizedName, LocalArtifact] = {}
+        self._workdir = Path(tempfile.mkdtemp(prefix="spip-local-"))
         self._built: dict[str, WheelFile] = {}
 
     def close(self) -> None:
-        """Release network resources."""
+        """Release network resources and temporary files."""
+        import shutil
+
         self.client.close()
+        shutil.rmtree(self._workdir, ignore_errors=True)
+
+    # -- local projects and files -----------------------------------------------------------
+    def add_local(self, line: RequirementLine) -> Req:
+        """Build or take a local project, sdist or wheel; its dependencies are routed."""
+        from packaging.utils import parse_wheel_filename
+
+        assert line.path is not None
+        source = Path(line.path)
+        if not source.exists():
+            raise PolicyError(
+                f"{line.location}: {source} does not exist",
+                hint="check the path (relative paths are relative to the file)",
+            )
+        out = self._workdir / f"local-{len(self._local)}"
+        if source.is_dir():
+            built = self.builder.build_local(source.resolve(), out, editable=line.editable)
+            url = source.resolve().as_uri()
+            direct: dict[str, object] = {
+                "url": url,
+                "dir_info": {"editable": True} if line.editable else {},
+            }
+        elif source.name.endswith(".whl"):
+            if line.editable:
+                raise PolicyError(f"{line.location}: a wheel cannot be installed editable")
+            built = source.resolve()
+            direct = {
+                "url": built.as_uri(),
+                "archive_info": {"hashes": {"sha256": file_digest(built)}},
+            }
+        elif source.name.endswith((".tar.gz", ".zip")):
+            from pipx_secure.simple_api import parse_filename
+
+            dist = parse_filename(source.name)
+            digest = Digest("sha256", file_digest(source))
+            built = self.builder.build_wheel(
+                dist.name, str(dist.version), source.resolve(), digest
+            ).path
+            direct = {
+                "url": source.resolve().as_uri(),
+                "archive_info": {"hashes": {"sha256": digest.hexdigest}},
+            }
+        else:
+            raise PolicyError(
+                f"{line.location}: {source} is not a project directory, wheel or sdist"
+            )
+        name, version, _build, _tags = parse_wheel_filename(built.name)
+        digest = Digest("sha256", file_digest(built))
+        data = read_wheel_metadata(built, built.name)
+        local_index = Index(IndexName("local"), source.resolve().parent.as_uri() + "/")
+        link = FileLink(
+            filename=built.name, url=built.as_uri(), hashes={"sha256": digest.hexdigest}
+        )
+        candidate = Candidate(name, version, link, local_index, frozenset(), built.name)
+        self._metadata[str(digest)] = parse_core_metadata(data, built.name)
+        self.raw_metadata[str(digest)] = data
+        self._local[name] = LocalArtifact(
+            candidate, WheelFile(name, str(version), built, digest), direct
+        )
+        extras = frozenset(
+            canonicalize_name(e) for e in (line.requirement.extras if line.requirement else ())
+        )
+        return Req(name, SpecifierSet(f"=={version}"), extras, source=line.location)
 
     # -- metadata ---------------------------------------------------------------------------
     def _metadata_getter(self, depth: int) -> object:
@@ -223,6 +301,7 @@ class Installer:
             allow_prereleases=settings.pre,
             preferred=self.target.installed if installed_preferred else {},
             upgrade=upgrade,
+            local={n: a.candidate for n, a in self._local.items()},
         )
         self.client.prefetch(r.name for r in requirements)
         if settings.no_deps:
@@ -245,9 +324,10 @@ class Installer:
     # -- fetching ---------------------------------------------------------------------------
     def fetch(self, resolution: Resolution, pins: Sequence[Pin], depth: int = 0) -> list[WheelFile]:
         """Download (in parallel, verified) and build what ``pins`` need; returns wheels."""
-        candidates = [resolution.candidates[p.name] for p in pins]
+        local = [self._local[p.name].wheel for p in pins if p.name in self._local]
+        candidates = [resolution.candidates[p.name] for p in pins if p.name not in self._local]
         paths = self.client.download_many((c.index, c.link) for c in candidates)
-        wheels = []
+        wheels = list(local)
         for candidate, path in zip(candidates, paths):
             digest = best_expected(candidate.link.hashes)
             assert digest is not None
@@ -307,6 +387,7 @@ class Installer:
         after = None
         if not (pip_options.target_dir or pip_options.user):
             after = self.record_provenance(to_install)
+            self._record_direct_urls(after, to_install)
         if parallel_compile:
             from pipx_secure.compile import compile_files, python_files
             from pipx_secure.target import probe
@@ -320,6 +401,21 @@ class Installer:
             )
         return InstallOutcome(resolution.plan, to_install, satisfied, pip_ran=True)
 
+    def _record_direct_urls(self, after: TargetEnvironment, pins: Sequence[Pin]) -> None:
+        """PEP 610 ``direct_url.json`` for local installs (editable ones flagged as such)."""
+        import json
+
+        for pin in pins:
+            local = self._local.get(pin.name)
+            location = after.locations.get(pin.name)
+            if local is None or location is None:
+                continue
+            target = location / "direct_url.json"
+            target.write_text(json.dumps(dict(local.direct_url), sort_keys=True), encoding="utf-8")
+            record = location / "RECORD"
+            with contextlib.suppress(OSError), record.open("a", encoding="utf-8") as handle:
+                handle.write(f"{location.name}/direct_url.json,,\n")
+
     def record_provenance(self, pins: Sequence[Pin]) -> TargetEnvironment:
         """Write where each installed distribution came from (read by ``spip audit``)."""
         from pipx_secure.provenance import ProvenanceEntry, record_digest, write_provenance
@@ -329,6 +425,8 @@ class Installer:
         entries = []
         for pin in pins:
             location = after.locations.get(pin.name)
+            if pin.name in self._local:
+                continue  # local projects have no index provenance
             entries.append(
                 ProvenanceEntry(
                     name=pin.name,

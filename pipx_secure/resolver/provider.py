@@ -50,6 +50,7 @@ class RoutedProvider(AbstractProvider[Req, Candidate, str]):
         allow_prereleases: bool = False,
         preferred: Mapping[NormalizedName, Version] | None = None,
         upgrade: frozenset[NormalizedName] = frozenset(),
+        local: Mapping[NormalizedName, Candidate] | None = None,
     ) -> None:
         self.client = client
         self.target = target
@@ -60,6 +61,7 @@ class RoutedProvider(AbstractProvider[Req, Candidate, str]):
         self.allow_prereleases = allow_prereleases
         self.preferred = dict(preferred or {})
         self.upgrade = upgrade
+        self.local = dict(local or {})
         self._tag_priority = target.tag_priority()
         self._evaluations: dict[NormalizedName, Evaluation] = {}
 
@@ -125,6 +127,12 @@ class RoutedProvider(AbstractProvider[Req, Candidate, str]):
             specifiers.append(self.constraints[name])
         combined = SpecifierSet(",".join(str(s) for s in specifiers if str(s)))
         bad = {c.version for c in incompatibilities[identifier]}
+        local = self.local.get(name)
+        if local is not None:
+            # A project the user gave as a path is the only candidate for its name.
+            ok = combined.contains(local.version, prereleases=True) and local.version not in bad
+            found_local = [local] if ok else []
+            return [c.with_extras(extras) for c in found_local] if extras else found_local
         evaluation = self.evaluation(name)
         versions = [c.version for c in evaluation.candidates]
         prereleases = True if self.allow_prereleases else None
