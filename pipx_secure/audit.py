@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
@@ -310,7 +310,7 @@ class Auditor:
         index: Index,
         site: Path,
         installed_record: Sequence[RecordEntry],
-        verdict: Any,
+        verdict: Callable[..., PackageAudit],
     ) -> PackageAudit:
         try:
             page = self.client.page(name)

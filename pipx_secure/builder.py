@@ -20,7 +20,7 @@ import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Literal
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filename
@@ -59,6 +59,7 @@ class WheelFile:
 
 
 #: Resolve build requirements through the source map and return their verified wheels.
+Distribution = Literal["wheel", "editable"]
 BuildResolver = Callable[[Sequence[Requirement], str, int], "list[WheelFile]"]
 
 
@@ -208,7 +209,7 @@ class Builder:
         return built
 
     def _build_tree(
-        self, source: Path, what: str, work: Path, depth: int, distribution: str
+        self, source: Path, what: str, work: Path, depth: int, distribution: Distribution
     ) -> Path:
         requires, _backend, _backend_path = read_build_system(source, what)
         env_dir = work / "env"

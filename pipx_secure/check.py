@@ -245,4 +245,5 @@ def _online(source_map: SourceMap, pins: list[tuple[str, str, str]]) -> list[Fin
 
 def read_toml(path: Path) -> dict[str, Any]:
     """Read a TOML file (helper for callers that sniff file kinds)."""
-    return tomllib.loads(path.read_text(encoding="utf-8"))
+    data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    return data

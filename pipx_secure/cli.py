@@ -13,12 +13,15 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from packaging.utils import canonicalize_name
 
 from pipx_secure import __version__
 from pipx_secure.errors import SpipError, UsageError
+
+if TYPE_CHECKING:
+    from pipx_secure.reqfile import RequirementLine
 
 REFUSED_INSTALL_OPTIONS: dict[str, str] = {
     "-i": "the source map decides each package's index: set `default` or a rule in spip.toml",
@@ -105,6 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="FILE",
         help="constrain versions with a constraints file",
+    )
+    install.add_argument(
+        "-e",
+        "--editable",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="install a local project in editable mode (PEP 660), its dependencies routed",
     )
     install.add_argument(
         "--python",
@@ -613,7 +624,7 @@ def cmd_lock(args: argparse.Namespace) -> int:
     return 0
 
 
-def _pyproject_dependencies(cwd: Path) -> list[object]:
+def _pyproject_dependencies(cwd: Path) -> list[RequirementLine]:
     from pipx_secure.reqfile import parse_cli_requirement
 
     pyproject = cwd / "pyproject.toml"

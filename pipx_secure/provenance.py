@@ -54,7 +54,7 @@ def read_provenance(prefix: Path) -> dict[str, ProvenanceEntry]:
         if not isinstance(raw, dict):
             continue
         try:
-            fields = {k: raw.get(k) for k in ProvenanceEntry.__dataclass_fields__}
+            fields: dict[str, Any] = {k: raw.get(k) for k in ProvenanceEntry.__dataclass_fields__}
             entries[name] = ProvenanceEntry(**fields)
         except TypeError:
             continue
