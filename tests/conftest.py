@@ -62,8 +62,15 @@ def _build_world(root: Path) -> World:
     build_wheel(private_dir, "acme-core", "1.1.0")
     build_wheel(private_dir, "acme-utils", "1.0.0", requires=["acme-core>=1.0"])
     build_backend_wheel(private_dir, "acme-backend", "1.0.0")
-    build_sdist(private_dir, "acme-built", "1.0.0", build_requires=["acme-backend"],
-                backend="acme_backend", static_metadata=False, requires=["acme-core"])
+    build_sdist(
+        private_dir,
+        "acme-built",
+        "1.0.0",
+        build_requires=["acme-backend"],
+        backend="acme_backend",
+        static_metadata=False,
+        requires=["acme-core"],
+    )
     build_wheel(private_dir, "acme-extras", "1.0.0", extras={"fast": ["acme-core"]})
     # Public packages, and impostors of every private name.
     build_wheel(public_dir, "publicdep", "1.0.0", requires=["acme-core"])
@@ -72,8 +79,9 @@ def _build_world(root: Path) -> World:
         build_sdist(public_dir, name, "99.0.0", in_tree_backend_marker=markers / name)
     build_backend_wheel(public_dir, "acme-backend", "99.0.0", marker=markers / "acme-backend")
     password = secrets.token_urlsafe(18)
-    private = start_server(private_dir, root / "private-server", username=USERNAME,
-                           password=password)
+    private = start_server(
+        private_dir, root / "private-server", username=USERNAME, password=password
+    )
     public = start_server(public_dir, root / "public-server")
     return World(private, public, markers, root)
 
@@ -100,8 +108,7 @@ def markers_cleared(world: World) -> World:
 def env(tmp_path: Path, markers_cleared: World) -> dict[str, str]:
     """A clean environment whose keyring holds the private index's password."""
     environment = clean_env(tmp_path)
-    store_password(environment, markers_cleared.private.url, USERNAME,
-                   markers_cleared.password)
+    store_password(environment, markers_cleared.private.url, USERNAME, markers_cleared.password)
     return environment
 
 

@@ -73,21 +73,29 @@ def clean_env(tmp: Path) -> dict[str, str]:
 
 def store_password(env: dict[str, str], service: str, username: str, password: str) -> None:
     """Store a password with the real keyring library (file backend); never via argv."""
-    code = (
-        "import sys, keyring; "
-        "keyring.set_password(sys.argv[1], sys.argv[2], sys.stdin.read())"
+    code = "import sys, keyring; keyring.set_password(sys.argv[1], sys.argv[2], sys.stdin.read())"
+    subprocess.run(
+        [sys.executable, "-c", code, service, username],
+        input=password,
+        text=True,
+        env=env,
+        check=True,
     )
-    subprocess.run([sys.executable, "-c", code, service, username], input=password,
-                   text=True, env=env, check=True)
 
 
-def run_spip(args: list[str], env: dict[str, str], cwd: Path | None = None,
-             audit_log: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_spip(
+    args: list[str], env: dict[str, str], cwd: Path | None = None, audit_log: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run ``python -m pipx_secure ARGS`` as a user would; optionally audit child processes."""
     run_env = dict(env)
     if audit_log is not None:
         run_env["PYTHONPATH"] = str(AUDIT_HOOK_DIR)
         run_env["SPIP_TEST_AUDIT_LOG"] = str(audit_log)
-    return subprocess.run([sys.executable, "-m", "pipx_secure", *args], env=run_env,
-                          cwd=str(cwd) if cwd else None, capture_output=True, text=True,
-                          timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "pipx_secure", *args],
+        env=run_env,
+        cwd=str(cwd) if cwd else None,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )

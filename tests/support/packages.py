@@ -49,7 +49,9 @@ def metadata_text(
             joiner = " and " if ";" in r else "; "
             if ";" in r:
                 base, marker = r.split(";", 1)
-                lines.append(f'Requires-Dist: {base.strip()}; ({marker.strip()}) and extra == "{extra}"')
+                lines.append(
+                    f'Requires-Dist: {base.strip()}; ({marker.strip()}) and extra == "{extra}"'
+                )
             else:
                 lines.append(f'Requires-Dist: {r}{joiner}extra == "{extra}"')
     return "\n".join(lines) + "\n"
@@ -60,8 +62,9 @@ def _record_hash(data: bytes) -> str:
     return "sha256=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def write_wheel(dest_dir: Path, name: str, version: str, files: Mapping[str, bytes | str],
-                metadata: str) -> Path:
+def write_wheel(
+    dest_dir: Path, name: str, version: str, files: Mapping[str, bytes | str], metadata: str
+) -> Path:
     """A py3-none-any wheel of ``files`` plus a dist-info with ``metadata``."""
     dist = f"{module_name(name)}-{version}"
     contents: dict[str, bytes] = {}
@@ -104,9 +107,13 @@ def build_wheel(
         files[f"{module_name(name)}_marker.pth"] = (
             f"import pathlib; pathlib.Path({str(pth_marker)!r}).write_text('installed')\n"
         )
-    return write_wheel(dest_dir, name, version, files,
-                       metadata_text(name, version, requires, extras,
-                                     requires_python=requires_python))
+    return write_wheel(
+        dest_dir,
+        name,
+        version,
+        files,
+        metadata_text(name, version, requires, extras, requires_python=requires_python),
+    )
 
 
 # The PEP 517 backend used by test sdists (in-tree) and by "backend" wheels.  MARKER is
@@ -219,7 +226,9 @@ def backend_source(marker: Path | None) -> str:
     return BACKEND_SOURCE.replace("__MARKER__", repr(str(marker)) if marker else "None")
 
 
-def build_backend_wheel(dest_dir: Path, name: str, version: str, marker: Path | None = None) -> Path:
+def build_backend_wheel(
+    dest_dir: Path, name: str, version: str, marker: Path | None = None
+) -> Path:
     """A wheel whose module (named after the distribution) is a PEP 517 backend."""
     files = {f"{module_name(name)}/__init__.py": backend_source(marker)}
     if marker is not None:
@@ -252,7 +261,10 @@ def build_sdist(
     """An sdist; with no ``backend`` it carries the in-tree test backend."""
     base = f"{module_name(name)}-{version}"
     pkg_info = metadata_text(
-        name, version, requires, extras,
+        name,
+        version,
+        requires,
+        extras,
         metadata_version="2.2" if static_metadata else "2.1",
     )
     if backend is None:
@@ -264,9 +276,7 @@ def build_sdist(
         )
     else:
         pyproject = (
-            "[build-system]\n"
-            f"requires = {list(build_requires)!r}\n"
-            f"build-backend = {backend!r}\n"
+            f"[build-system]\nrequires = {list(build_requires)!r}\nbuild-backend = {backend!r}\n"
         )
     dest_dir.mkdir(parents=True, exist_ok=True)
     path = dest_dir / f"{base}.tar.gz"
@@ -274,14 +284,22 @@ def build_sdist(
         _tar_add(archive, f"{base}/PKG-INFO", pkg_info)
         _tar_add(archive, f"{base}/pyproject.toml", pyproject.replace("'", '"'))
         if backend is None:
-            _tar_add(archive, f"{base}/_backend/_spip_test_backend.py",
-                     backend_source(in_tree_backend_marker))
+            _tar_add(
+                archive,
+                f"{base}/_backend/_spip_test_backend.py",
+                backend_source(in_tree_backend_marker),
+            )
     return path
 
 
 def write_local_project(
-    directory: Path, name: str, version: str, *, requires: Sequence[str] = (),
-    build_requires: Sequence[str] = (), backend: str | None = None,
+    directory: Path,
+    name: str,
+    version: str,
+    *,
+    requires: Sequence[str] = (),
+    build_requires: Sequence[str] = (),
+    backend: str | None = None,
 ) -> Path:
     """A local project directory (for -e and path installs), built by the test backend."""
     directory.mkdir(parents=True, exist_ok=True)

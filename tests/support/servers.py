@@ -81,8 +81,16 @@ def start_server(
     log = work / "access.log"
     for stale in (port_file, log):
         stale.unlink(missing_ok=True)
-    argv = [sys.executable, str(HERE / "serve_index.py"), "--root", str(root),
-            "--port-file", str(port_file), "--log", str(log)]
+    argv = [
+        sys.executable,
+        str(HERE / "serve_index.py"),
+        "--root",
+        str(root),
+        "--port-file",
+        str(port_file),
+        "--log",
+        str(log),
+    ]
     if username:
         assert password is not None
         from passlib.apache import HtpasswdFile

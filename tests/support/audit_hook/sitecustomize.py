@@ -21,11 +21,16 @@ if _LOG:
                     if isinstance(item, dict):
                         env = item
                 with open(_LOG, "a", encoding="utf-8") as handle:
-                    handle.write(json.dumps({
-                        "event": event,
-                        "argv": [str(a) for a in (argv or [])],
-                        "env": {str(k): str(v) for k, v in (env or {}).items()},
-                    }) + "\n")
+                    handle.write(
+                        json.dumps(
+                            {
+                                "event": event,
+                                "argv": [str(a) for a in (argv or [])],
+                                "env": {str(k): str(v) for k, v in (env or {}).items()},
+                            }
+                        )
+                        + "\n"
+                    )
             except Exception:
                 pass
 
