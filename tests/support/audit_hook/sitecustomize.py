@@ -15,7 +15,7 @@ if _LOG:
     def _hook(event, args):
         if event in ("subprocess.Popen", "os.posix_spawn", "os.exec"):
             try:
-                executable, argv, *rest = args
+                _executable, argv, *rest = args
                 env = None
                 for item in rest:
                     if isinstance(item, dict):
