@@ -10,13 +10,14 @@ be read).  The JSON report (``--json``) has this schema (version 1)::
       "map": {"origin": str, "indexes": {name: url}, "default": str | null,
               "strict": bool, "rules": int},
       "files": [str, ...],             # files checked, as given
-      "findings": [{"kind": str, "location": str, "package": str | null,
-                    "index": str | null, "message": str}, ...],
+      "findings": [{"severity": "error" | "warning", "kind": str, "location": str,
+                    "package": str | null, "index": str | null, "message": str}, ...],
       "error": str | null              # the input error when exit_code is 2
     }
 
 Finding kinds: ``unmatched`` (strict map, no rule), ``conflict`` (equally specific rules
-disagree), ``unused-rule`` (a rule that matches no listed name; only when files are given),
+disagree), ``unused-rule`` (a warning, which does not fail the check: a rule that matches no listed
+name; only when files are given),
 ``requirement-file`` (refused option or malformed line), ``direct-url`` (URL / path
 requirement), ``lock-index`` (a lock's index disagrees with the map), ``lock-direct`` (a lock's
 direct source), ``not-on-index`` (``--online``: pinned version missing on its index).
@@ -49,10 +50,12 @@ class Finding:
     message: str
     package: str | None = None
     index: str | None = None
+    severity: str = "error"  # "error" fails the check; "warning" is reported only
 
     def to_json(self) -> dict[str, Any]:
         """The finding as a JSON object."""
         return {
+            "severity": self.severity,
             "kind": self.kind,
             "location": self.location,
             "package": self.package,
@@ -77,7 +80,7 @@ class CheckReport:
         """0 clean, 1 findings, 2 input error."""
         if self.error is not None:
             return 2
-        return 1 if self.findings else 0
+        return 1 if any(f.severity == "error" for f in self.findings) else 0
 
     def to_json(self) -> dict[str, Any]:
         """The report in the documented schema."""
@@ -192,6 +195,7 @@ def run_check(map_path: Path | None, files: list[Path], *, online: bool = False)
                         f"rule {rule.raw!r} -> {rule.index} matches no listed package",
                         None,
                         rule.index,
+                        severity="warning",
                     )
                 )
     if online and pins:

@@ -711,7 +711,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         _out(json.dumps(report.to_json(), indent=2, sort_keys=True))
     else:
         for finding in report.findings:
-            _out(f"{finding.location}: {finding.kind}: {finding.message}")
+            _out(f"{finding.location}: {finding.severity}: {finding.kind}: {finding.message}")
         if not args.quiet:
             _err(
                 f"spip check: {len(report.findings)} finding(s) in "
