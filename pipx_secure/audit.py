@@ -224,14 +224,16 @@ class Auditor:
         """Audit every distribution, then scan for exposure and forwarding."""
         provenance = read_provenance(self.target.prefix)
         names = sorted(self.target.installed)
-        routable = []
+        # Prefetch the pages of what needs checking against an index: routable names whose
+        # installed version spip did not record.
+        needed = []
         for name in names:
-            try:
-                self.source_map.index_for(name)
-                routable.append(name)
-            except SpipError:
+            entry = provenance.get(name)
+            if entry is not None and entry.version == str(self.target.installed[name]):
                 continue
-        self.client.prefetch(routable)
+            if _routable(self.source_map, name):
+                needed.append(name)
+        self.client.prefetch(needed)
         results = [self._audit_one(name, provenance) for name in names]
         exposures: list[Exposure] = []
         forwarding: list[Forwarding] = []
