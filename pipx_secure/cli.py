@@ -162,6 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
     install.add_argument(
         "--prefer-binary", action="store_true", help="prefer older wheels over newer sdists"
     )
+    install.add_argument(
+        "--require-hashes",
+        action="store_true",
+        help="every package must be pinned with --hash in the requirement files, and the "
+        "index's file must match",
+    )
     install.add_argument("--no-compile", action="store_true", help="do not byte-compile")
     install.add_argument("--no-input", action="store_true", help="accepted; spip never prompts")
     install.add_argument("--target", metavar="DIR", help="install into DIR (pip's --target)")
@@ -455,6 +461,10 @@ def cmd_install(args: argparse.Namespace) -> int:
                 f"spip: resolved {len(plan.pins)} package(s) from "
                 f"{', '.join(indexes) or 'no index'} in {elapsed:.2f}s"
             )
+        require_hashes = args.require_hashes or any(
+            opt == "--require-hashes" for opt, _v, _l in combined.options
+        )
+        installer.check_user_hashes(resolution, combined.requirements, require=require_hashes)
         if args.report:
             _write_report(args.report, installer, resolution, target, combined)
         if args.dry_run:
@@ -487,6 +497,28 @@ def cmd_install(args: argparse.Namespace) -> int:
         else:
             _out("Nothing to install: every requirement is already satisfied.")
     return 0
+
+
+def _passthrough_args(arguments: list[str]) -> argparse.Namespace:
+    """``COMMAND [--python PY] ARGS...``: every argument but ``--python`` goes to pip."""
+    command, rest = arguments[0], arguments[1:]
+    python = None
+    pip_args: list[str] = []
+    index = 0
+    while index < len(rest):
+        item = rest[index]
+        if item == "--python":
+            if index + 1 >= len(rest):
+                raise UsageError("--python needs a value")
+            python = rest[index + 1]
+            index += 2
+            continue
+        if item.startswith("--python="):
+            python = item.split("=", 1)[1]
+        else:
+            pip_args.append(item)
+        index += 1
+    return argparse.Namespace(command=command, python=python, pip_args=pip_args)
 
 
 def cmd_passthrough(args: argparse.Namespace) -> int:
@@ -823,8 +855,11 @@ COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``spip`` console script."""
     parser = build_parser()
+    arguments = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+        if arguments and arguments[0] in PASSTHROUGH and not {"-h", "--help"} & set(arguments):
+            return cmd_passthrough(_passthrough_args(arguments))
+        args = parser.parse_args(arguments)
         if not args.command:
             parser.print_help()
             return 2

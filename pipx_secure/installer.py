@@ -321,6 +321,58 @@ class Installer:
         resolution = self.resolve(reqs, installed_preferred=False, depth=depth)
         return self.fetch(resolution, resolution.plan.pins, depth)
 
+    def check_user_hashes(
+        self, resolution: Resolution, lines: Sequence[RequirementLine], *, require: bool
+    ) -> None:
+        """``--hash`` from the user must match the file the index serves (pip's semantics).
+
+        In hash-checking mode (``--require-hashes``) every package of the plan needs a pinned
+        (``==``) requirement with hashes.
+        """
+        from pipx_secure.errors import IntegrityError, UsageError
+
+        wanted: dict[NormalizedName, tuple[str, ...]] = {}
+        pinned: set[NormalizedName] = set()
+        for line in lines:
+            if line.requirement is None:
+                continue
+            name = canonicalize_name(line.requirement.name)
+            if line.hashes:
+                wanted[name] = wanted.get(name, ()) + line.hashes
+            specs = list(line.requirement.specifier)
+            if len(specs) == 1 and specs[0].operator in ("==", "==="):
+                pinned.add(name)
+        if require:
+            for pin in resolution.plan.pins:
+                if pin.name in self._local:
+                    continue
+                if pin.name not in wanted or pin.name not in pinned:
+                    raise UsageError(
+                        f"hash-checking mode: {pin.name} {pin.version} needs a requirement "
+                        f"pinned with == and --hash",
+                        hint=f"add `{pin.name}=={pin.version} --hash={pin.digest}` after "
+                        "checking it",
+                    )
+        by_name = {p.name: p for p in resolution.plan.pins}
+        for name, hashes in sorted(wanted.items()):
+            found = by_name.get(name)
+            if found is None or name in self._local:
+                continue
+            pin = found
+            candidate = resolution.candidates[name]
+            path = self.client.download(candidate.index, candidate.link)
+            for item in hashes:
+                algorithm, _, value = item.partition(":")
+                if Digest(algorithm, value).matches(file_digest(path, algorithm)):
+                    break
+            else:
+                raise IntegrityError(
+                    f"{name} {pin.version}: {pin.filename} from index {pin.index} matches none "
+                    "of the --hash values given",
+                    hint="the index serves other bytes than the ones you pinned; nothing was "
+                    "installed",
+                )
+
     # -- fetching ---------------------------------------------------------------------------
     def fetch(self, resolution: Resolution, pins: Sequence[Pin], depth: int = 0) -> list[WheelFile]:
         """Download (in parallel, verified) and build what ``pins`` need; returns wheels."""

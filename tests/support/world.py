@@ -60,6 +60,14 @@ def build_world(root: Path) -> World:
         requires=["acme-core"],
     )
     build_wheel(private_dir, "acme-extras", "1.0.0", extras={"fast": ["acme-core"]})
+    build_wheel(private_dir, "acme-beta", "1.0.0")
+    build_wheel(private_dir, "acme-beta", "2.0.0b1")
+    # A 31-distribution closure for the no-op fast path.
+    for number in range(30):
+        build_wheel(private_dir, f"acme-lib{number}", "1.0.0")
+    build_wheel(
+        private_dir, "acme-bundle", "1.0.0", requires=[f"acme-lib{number}" for number in range(30)]
+    )
     # Public packages, and impostors of every private name.
     build_wheel(public_dir, "publicdep", "1.0.0", requires=["acme-core"])
     build_wheel(public_dir, "requests-lite", "2.0.0")
