@@ -387,15 +387,8 @@ def _write_report(
 
 def cmd_install(args: argparse.Namespace) -> int:
     """``spip install``."""
-    from pipx_secure.cache import ArtifactCache, default_cache_dir
-    from pipx_secure.installer import (
-        Installer,
-        ResolveSettings,
-        constraints_map,
-        requirements_to_reqs,
-    )
     from pipx_secure.reqfile import merge, parse_cli_requirement, parse_requirement_files
-    from pipx_secure.runner import PipOptions
+    from pipx_secure.roots import constraints_map, requirements_to_reqs
     from pipx_secure.sourcemap import SourceMap
     from pipx_secure.target import choose_python, probe
 
@@ -421,6 +414,8 @@ def cmd_install(args: argparse.Namespace) -> int:
         if (line.path or line.editable or line.requirement is None) and not line.url
     ]
     constraints = constraints_map(combined.constraints, target.markers)
+    from pipx_secure.resolver.settings import ResolveSettings
+
     settings = ResolveSettings(
         pre=pre,
         policy=policy,  # type: ignore[arg-type]
@@ -447,6 +442,11 @@ def cmd_install(args: argparse.Namespace) -> int:
                     "(installed by spip from its assigned index)."
                 )
             return 0
+    # The HTTP stack is imported only now: a satisfied no-op never loads it.
+    from pipx_secure.cache import ArtifactCache, default_cache_dir
+    from pipx_secure.installer import Installer
+    from pipx_secure.runner import PipOptions
+
     installer = Installer(source_map, target, cache=ArtifactCache(default_cache_dir()))
     try:
         reqs += [installer.add_local(line) for line in local_lines]
@@ -602,12 +602,7 @@ def cmd_auth(args: argparse.Namespace) -> int:
 def cmd_lock(args: argparse.Namespace) -> int:
     """``spip lock``."""
     from pipx_secure.cache import ArtifactCache, default_cache_dir
-    from pipx_secure.installer import (
-        Installer,
-        ResolveSettings,
-        constraints_map,
-        requirements_to_reqs,
-    )
+    from pipx_secure.installer import Installer
     from pipx_secure.lock import dumps, plan_to_pylock
     from pipx_secure.reqfile import (
         RequirementSet,
@@ -615,6 +610,8 @@ def cmd_lock(args: argparse.Namespace) -> int:
         parse_cli_requirement,
         parse_requirement_files,
     )
+    from pipx_secure.resolver.settings import ResolveSettings
+    from pipx_secure.roots import constraints_map, requirements_to_reqs
     from pipx_secure.sourcemap import SourceMap
     from pipx_secure.target import choose_python, probe
 

@@ -11,7 +11,7 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,9 +27,9 @@ from pipx_secure.errors import InstallError, PolicyError
 from pipx_secure.hashes import Digest, best_expected, file_digest
 from pipx_secure.index_client import HttpSettings, IndexClient, read_wheel_metadata
 from pipx_secure.plan import Pin, Plan
-from pipx_secure.resolver.finder import BinaryPolicy
 from pipx_secure.resolver.models import Candidate, Req
 from pipx_secure.resolver.provider import RoutedProvider, resolve
+from pipx_secure.resolver.settings import ResolveSettings
 from pipx_secure.runner import (
     PipOptions,
     RequirementEntry,
@@ -44,18 +44,6 @@ from pipx_secure.target import TargetEnvironment
 
 if TYPE_CHECKING:
     from pipx_secure.reqfile import RequirementLine
-
-
-@dataclass(frozen=True)
-class ResolveSettings:
-    """How to resolve (fixed at the CLI boundary)."""
-
-    pre: bool = False
-    policy: BinaryPolicy = BinaryPolicy.ANY
-    policy_for: Mapping[NormalizedName, BinaryPolicy] = field(default_factory=dict)
-    upgrade: bool = False
-    upgrade_eager: bool = False
-    no_deps: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,50 +71,6 @@ class InstallOutcome:
     installed: tuple[Pin, ...]
     satisfied: tuple[Pin, ...]
     pip_ran: bool
-
-
-def requirements_to_reqs(lines: Sequence[RequirementLine], markers: Mapping[str, str]) -> list[Req]:
-    """Turn parsed requirement lines into resolver requirements for the target."""
-    reqs: list[Req] = []
-    for line in lines:
-        if line.url:
-            raise PolicyError(
-                f"{line.location}: direct URL requirement refused: it would bypass the source map",
-                hint="publish the package to an index and route its name in spip.toml "
-                "[packages]; local paths and -e . are accepted",
-            )
-        if line.path or line.editable or line.requirement is None:
-            continue  # local projects are prepared by Installer.add_local
-        requirement: Requirement = line.requirement
-        if requirement.url:
-            raise PolicyError(
-                f"{line.location}: direct URL requirement {requirement.name} @ ... refused",
-                hint="route the package to an index in the source map instead",
-            )
-        if requirement.marker is not None and not requirement.marker.evaluate(
-            dict(markers, extra="")
-        ):
-            continue
-        reqs.append(Req.from_requirement(requirement, source=line.location))
-    return reqs
-
-
-def constraints_map(
-    lines: Sequence[RequirementLine], markers: Mapping[str, str]
-) -> dict[NormalizedName, SpecifierSet]:
-    """Constraint files as name -> combined specifier."""
-    result: dict[NormalizedName, SpecifierSet] = {}
-    for line in lines:
-        requirement = line.requirement
-        if requirement is None:
-            continue
-        if requirement.marker is not None and not requirement.marker.evaluate(
-            dict(markers, extra="")
-        ):
-            continue
-        name = canonicalize_name(requirement.name)
-        result[name] = result.get(name, SpecifierSet()) & requirement.specifier
-    return result
 
 
 class Installer:

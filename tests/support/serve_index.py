@@ -20,6 +20,9 @@ import pypiserver
 
 class _Server(ThreadingMixIn, WSGIServer):
     daemon_threads = True
+    # wsgiref's default backlog of 5 drops the SYNs of parallel clients, which then wait
+    # a full second to retransmit: a real index accepts far more at once.
+    request_queue_size = 256
 
 
 class _QuietHandler(WSGIRequestHandler):
