@@ -1,17 +1,26 @@
 """The target environment: which interpreter pip installs into, and what it is.
 
-One subprocess (the target interpreter, isolated mode) reports its PEP 508 marker
-environment, its supported wheel tags (packaging.tags), and its installed distributions.  When
-the target is spip's own interpreter, no subprocess is needed.
+Two parts, read differently:
+
+- *interpreter facts* (PEP 508 marker environment, supported wheel tags, ``sys.path``,
+  prefix) come from one isolated subprocess of the target interpreter, and are cached in
+  spip's cache keyed by the interpreter's path and the identity (inode, size, mtime) of its
+  binary and ``pyvenv.cfg``, so later runs start no subprocess;
+- *installed distributions* are read by spip itself from the ``*.dist-info`` / ``*.egg-info``
+  directories on the target's ``sys.path``, in path order (first one wins, as in
+  ``importlib.metadata``), every time.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,37 +32,21 @@ from packaging.version import InvalidVersion, Version
 
 from pipx_secure.errors import EnvironmentProbeError, UsageError
 
+PROBE_VERSION = 2
 _PROBE = r"""
 import json, sys
 own_path = [p for p in sys.path]
 sys.path.insert(0, sys.argv[1])
 from packaging import markers, tags
-try:
-    from importlib import metadata
-except ImportError:
-    metadata = None
-installed = {}
-locations = {}
-requires = {}
-if metadata is not None:
-    for dist in metadata.distributions(path=own_path):
-        name = dist.metadata["Name"]
-        if name and name not in installed:
-            installed[name] = dist.version
-            requires[name] = list(dist.requires or [])
-            path = getattr(dist, "_path", None)
-            if path is not None:
-                locations[name] = str(path)
 print(json.dumps({
     "executable": sys.executable,
     "markers": markers.default_environment(),
     "tags": [str(t) for t in tags.sys_tags()],
-    "installed": installed,
-    "locations": locations,
-    "requires": requires,
+    "sys_path": own_path,
     "prefix": sys.prefix,
 }))
 """
+_HEADER_END = re.compile(r"\r?\n\r?\n")
 
 
 @dataclass(frozen=True)
@@ -110,8 +103,20 @@ def choose_python(explicit: str | None, environ: Mapping[str, str] | None = None
     return Path(sys.executable)
 
 
-def probe(python: Path) -> TargetEnvironment:
-    """Inspect ``python`` (one isolated subprocess)."""
+def _identity(python: Path) -> str:
+    """What must not change for cached interpreter facts to stay valid."""
+    parts = [os.path.abspath(python), str(PROBE_VERSION), packaging.__version__]
+    for path in (python, python.resolve(), python.parent.parent / "pyvenv.cfg"):
+        try:
+            stat = path.stat()
+        except OSError:
+            parts.append("-")
+            continue
+        parts.append(f"{stat.st_ino}:{stat.st_size}:{stat.st_mtime_ns}")
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def _run_probe(python: Path) -> dict[str, object]:
     packaging_root = str(Path(packaging.__file__).resolve().parent.parent)
     try:
         completed = subprocess.run(
@@ -132,24 +137,113 @@ def probe(python: Path) -> TargetEnvironment:
             f"target interpreter {python} failed to report its environment: {last}",
             hint="spip supports target interpreters of Python 3.8 and newer",
         )
-    data = json.loads(completed.stdout)
+    data: dict[str, object] = json.loads(completed.stdout)
+    return data
+
+
+def interpreter_facts(python: Path, cache_dir: Path | None) -> dict[str, object]:
+    """Markers, tags, sys.path and prefix of ``python`` (cached by interpreter identity)."""
+    key = _identity(python)
+    cached = cache_dir / "interpreters" / f"{key}.json" if cache_dir else None
+    if cached is not None:
+        try:
+            data: dict[str, object] = json.loads(cached.read_text(encoding="utf-8"))
+            return data
+        except (OSError, ValueError):
+            pass
+    data = _run_probe(python)
+    if cached is not None:
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            fd, temp = tempfile.mkstemp(prefix=".partial-", dir=cached.parent)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(data, handle)
+            os.replace(temp, cached)
+        except OSError:
+            pass
+    return data
+
+
+def _headers(path: Path) -> dict[str, list[str]]:
+    """The header block of a METADATA / PKG-INFO file (fast: stops at the body)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return {}
+    match = _HEADER_END.search(text)
+    block = text[: match.start()] if match else text
+    headers: dict[str, list[str]] = {}
+    last = ""
+    for line in block.splitlines():
+        if line[:1] in (" ", "\t") and last:
+            headers[last][-1] += " " + line.strip()
+            continue
+        key, sep, value = line.partition(":")
+        if not sep:
+            continue
+        last = key.strip().lower()
+        headers.setdefault(last, []).append(value.strip())
+    return headers
+
+
+def scan_distributions(
+    sys_path: list[str],
+) -> tuple[
+    dict[NormalizedName, Version],
+    dict[NormalizedName, Path],
+    dict[NormalizedName, tuple[str, ...]],
+]:
+    """Installed distributions on ``sys_path``: versions, dist-info dirs, Requires-Dist."""
     installed: dict[NormalizedName, Version] = {}
     locations: dict[NormalizedName, Path] = {}
     requires: dict[NormalizedName, tuple[str, ...]] = {}
-    for name, version in sorted(data["installed"].items()):
+    for entry in sys_path:
+        directory = Path(entry or ".")
         try:
-            installed.setdefault(canonicalize_name(name), Version(version))
-        except InvalidVersion:
+            children = sorted(os.listdir(directory))
+        except OSError:
             continue
-        requires.setdefault(canonicalize_name(name), tuple(data["requires"].get(name, ())))
-        if name in data["locations"]:
-            locations.setdefault(canonicalize_name(name), Path(data["locations"][name]))
+        for child in children:
+            if child.endswith(".dist-info"):
+                meta = directory / child / "METADATA"
+            elif child.endswith(".egg-info"):
+                meta = directory / child / "PKG-INFO"
+                if not meta.exists() and (directory / child).is_file():
+                    meta = directory / child
+            else:
+                continue
+            headers = _headers(meta)
+            names = headers.get("name")
+            versions = headers.get("version")
+            if not names or not versions:
+                continue
+            name = canonicalize_name(names[0])
+            if name in installed:
+                continue
+            try:
+                installed[name] = Version(versions[0])
+            except InvalidVersion:
+                continue
+            locations[name] = directory / child
+            requires[name] = tuple(headers.get("requires-dist", ()))
+    return installed, locations, requires
+
+
+def probe(python: Path, cache_dir: Path | None = None) -> TargetEnvironment:
+    """Inspect ``python``: cached interpreter facts, freshly scanned distributions."""
+    if cache_dir is None:
+        from pipx_secure.cache import default_cache_dir
+
+        cache_dir = default_cache_dir()
+    facts = interpreter_facts(python, cache_dir)
+    sys_path = [str(p) for p in facts["sys_path"]]  # type: ignore[attr-defined]
+    installed, locations, requires = scan_distributions(sys_path)
     return TargetEnvironment(
         python=python,
-        markers=data["markers"],
-        tags=tuple(next(iter(parse_tag(t))) for t in data["tags"]),
+        markers=facts["markers"],  # type: ignore[arg-type]
+        tags=tuple(next(iter(parse_tag(t))) for t in facts["tags"]),  # type: ignore[attr-defined]
         installed=installed,
-        prefix=Path(data["prefix"]),
+        prefix=Path(str(facts["prefix"])),
         locations=locations,
         requires=requires,
     )
