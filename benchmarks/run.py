@@ -83,7 +83,7 @@ class Bench:
         self.uv = find_uv()
 
     def tools(self) -> list[str]:
-        return ["pip", "spip"] + (["uv"] if self.uv else [])
+        return ["pip", "spip"] + (["uv", "spip+uv"] if self.uv else [])
 
     def command(
         self, tool: str, venv: Path, cache: Path, *, resolve_only: bool
@@ -110,7 +110,7 @@ class Bench:
             if resolve_only:
                 argv += ["--dry-run", "--ignore-installed", "--report", os.devnull]
             env["PIP_CONFIG_FILE"] = os.devnull
-        elif tool == "spip":
+        elif tool in ("spip", "spip+uv"):
             argv = [
                 sys.executable,
                 "-m",
@@ -123,6 +123,8 @@ class Bench:
                 str(venv),
                 "acme-app",
             ]
+            if tool == "spip+uv":
+                argv += ["--installer", "uv"]
             if resolve_only:
                 argv.append("--dry-run")
             env["SPIP_CACHE_DIR"] = str(cache)
@@ -303,7 +305,7 @@ def main() -> int:
         for scenario, tools in summary.items():
             spip_median = tools["spip"]["median_s"]
             for tool, row in tools.items():
-                ratio = "" if tool == "spip" else f"{spip_median / row['median_s']:.2f}x"
+                ratio = "" if tool.startswith("spip") else f"{spip_median / row['median_s']:.2f}x"
                 print(
                     f"{scenario:9} {tool:5} {row['median_s']:7.2f}s "
                     f"{row['min_s']:6.2f}-{row['max_s']:<6.2f}s {row['peak_rss_mib']:7.0f}MiB "

@@ -163,6 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--prefer-binary", action="store_true", help="prefer older wheels over newer sdists"
     )
     install.add_argument(
+        "--installer",
+        choices=("pip", "uv"),
+        default=os.environ.get("SPIP_INSTALLER", "pip"),
+        help="the program that installs the verified wheelhouse: pip (default) or uv; both run "
+        "offline over the same verified, hash-pinned wheels",
+    )
+    install.add_argument(
         "--require-hashes",
         action="store_true",
         help="every package must be pinned with --hash in the requirement files, and the "
@@ -445,7 +452,7 @@ def cmd_install(args: argparse.Namespace) -> int:
     # The HTTP stack is imported only now: a satisfied no-op never loads it.
     from pipx_secure.cache import ArtifactCache, default_cache_dir
     from pipx_secure.installer import Installer
-    from pipx_secure.runner import PipOptions
+    from pipx_secure.runner import Backend, PipOptions
 
     installer = Installer(source_map, target, cache=ArtifactCache(default_cache_dir()))
     try:
@@ -481,6 +488,7 @@ def cmd_install(args: argparse.Namespace) -> int:
                 target_dir=args.target,
                 user=args.user,
                 compile=not args.no_compile,
+                backend=Backend(args.installer),
             ),
             reinstall=args.force_reinstall,
         )

@@ -23,7 +23,7 @@ from pipx_secure.auth import CredentialStore
 from pipx_secure.builder import Builder, WheelFile
 from pipx_secure.cache import ArtifactCache
 from pipx_secure.coremeta import CoreMetadata, is_static, parse_core_metadata, read_sdist_pkg_info
-from pipx_secure.errors import InstallError, PolicyError
+from pipx_secure.errors import InstallError, PolicyError, UsageError
 from pipx_secure.hashes import Digest, best_expected, file_digest
 from pipx_secure.index_client import HttpSettings, IndexClient, read_wheel_metadata
 from pipx_secure.plan import Pin, Plan
@@ -31,9 +31,12 @@ from pipx_secure.resolver.models import Candidate, Req
 from pipx_secure.resolver.provider import RoutedProvider, resolve
 from pipx_secure.resolver.settings import ResolveSettings
 from pipx_secure.runner import (
+    Backend,
     PipOptions,
     RequirementEntry,
     build_pip_install_args,
+    build_uv_install_args,
+    find_uv,
     render_requirements,
     run,
     scrubbed_env,
@@ -362,14 +365,32 @@ class Installer:
                 ),
                 encoding="utf-8",
             )
-            # spip byte-compiles afterwards, in parallel, exactly the files pip installed.
-            parallel_compile = pip_options.compile and not pip_options.target_dir
-            argv = build_pip_install_args(
-                target_python=self.target.python,
-                wheelhouse=house,
-                requirements_file=req_file,
-                options=replace(pip_options, compile=False) if parallel_compile else pip_options,
-            )
+            if pip_options.backend is Backend.UV:
+                uv = find_uv()
+                if uv is None:
+                    raise UsageError(
+                        "--installer uv: no uv binary found",
+                        hint="pip install uv (beside spip), or use the default pip installer",
+                    )
+                parallel_compile = False  # uv compiles in parallel itself
+                argv = build_uv_install_args(
+                    uv=uv,
+                    target_python=self.target.python,
+                    wheelhouse=house,
+                    requirements_file=req_file,
+                    options=pip_options,
+                )
+            else:
+                # spip byte-compiles afterwards, in parallel, exactly the files pip installed.
+                parallel_compile = pip_options.compile and not pip_options.target_dir
+                argv = build_pip_install_args(
+                    target_python=self.target.python,
+                    wheelhouse=house,
+                    requirements_file=req_file,
+                    options=replace(pip_options, compile=False)
+                    if parallel_compile
+                    else pip_options,
+                )
             completed = run(
                 argv, scrubbed_env(self.environ, self.credentials.secrets()), capture=True
             )

@@ -14,11 +14,19 @@ import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 from pipx_secure.hashes import Digest
 
 _DROP_PREFIXES = ("PIP_", "PYTHON", "SPIP_", "VIRTUAL_ENV", "CONDA_PREFIX", "UV_")
+
+
+class Backend(Enum):
+    """The program that installs the verified wheelhouse."""
+
+    PIP = "pip"
+    UV = "uv"
 
 
 @dataclass(frozen=True)
@@ -31,6 +39,7 @@ class PipOptions:
     target_dir: str | None = None
     user: bool = False
     compile: bool = True
+    backend: Backend = Backend.PIP
 
 
 @dataclass(frozen=True)
@@ -113,6 +122,58 @@ def build_pip_install_args(
     if not options.compile:
         argv.append("--no-compile")
     argv += ["-q"] * options.quiet + ["-v"] * options.verbose
+    return argv
+
+
+def find_uv() -> str | None:
+    """The uv binary beside spip's interpreter (a ``uv`` wheel), else on PATH."""
+    import shutil
+
+    beside = Path(sys.executable).parent / "uv"
+    if beside.exists():
+        return str(beside)
+    return shutil.which("uv")
+
+
+def build_uv_install_args(
+    *,
+    uv: str,
+    target_python: Path,
+    wheelhouse: Path,
+    requirements_file: Path,
+    options: PipOptions,
+) -> list[str]:
+    """argv of the opt-in uv backend, under the same air-gapped contract (pure).
+
+    ``--offline --no-index --no-config``, only the wheelhouse, ``--no-deps``, hashes required.
+    """
+    argv = [
+        uv,
+        "pip",
+        "install",
+        "--offline",
+        "--no-index",
+        "--no-config",
+        "--find-links",
+        str(wheelhouse),
+        "--no-deps",
+        "--require-hashes",
+        "--only-binary",
+        ":all:",
+        "--python",
+        os.path.abspath(target_python),
+        "-r",
+        str(requirements_file),
+    ]
+    if options.force_reinstall:
+        argv.append("--reinstall")
+    if options.target_dir:
+        argv += ["--target", options.target_dir]
+    if options.user:
+        argv.append("--user")
+    if options.compile:
+        argv.append("--compile-bytecode")
+    argv += ["--quiet"] if options.quiet else []
     return argv
 
 

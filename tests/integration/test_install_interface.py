@@ -259,6 +259,29 @@ def test_satisfied_environment_is_a_no_op_without_pip(
     assert world.private.requests()[private_since:] == []
 
 
+def test_uv_backend_keeps_the_air_gap(
+    world: World, env: dict[str, str], venv: Path, spip_map: Path, tmp_path: Path
+) -> None:
+    audit = tmp_path / "audit.jsonl"
+    result = install(
+        spip_map, venv, env, "--installer", "uv", "acme-utils", "publicdep", audit_log=audit
+    )
+    assert result.returncode == 0, result.stderr
+    assert installed(venv) == {"acme-utils": "1.0.0", "acme-core": "1.1.0", "publicdep": "1.0.0"}
+    assert world.marker_files() == []
+    uv_runs = [
+        json.loads(line)["argv"]
+        for line in audit.read_text().splitlines()
+        if "uv" in Path(json.loads(line)["argv"][0]).name
+    ]
+    assert len(uv_runs) == 1
+    argv = uv_runs[0]
+    for flag in ("--offline", "--no-index", "--no-config", "--require-hashes", "--no-deps"):
+        assert flag in argv
+    assert world.password not in " ".join(argv)
+    assert list((venv.parent.parent / "lib").glob("python3*/site-packages/acme_core/__pycache__"))
+
+
 def test_pass_through_commands(
     world: World, env: dict[str, str], venv: Path, spip_map: Path
 ) -> None:
