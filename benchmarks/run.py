@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from workload import ROOTS, WORK, ensure_workload  # noqa: E402
 
+from pipx_secure.runner import find_uv  # noqa: E402
 from tests.support.packages import build_wheel  # noqa: E402
 from tests.support.servers import start_server  # noqa: E402
 
@@ -62,13 +63,6 @@ def make_venv(path: Path) -> Path:
     shutil.rmtree(path, ignore_errors=True)
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
     return path / "bin" / "python"
-
-
-def find_uv() -> str | None:
-    candidate = Path(sys.executable).parent / "uv"
-    if candidate.exists():
-        return str(candidate)
-    return shutil.which("uv")
 
 
 class Bench:
