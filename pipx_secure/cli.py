@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from packaging.utils import canonicalize_name
 
@@ -392,6 +393,34 @@ def _write_report(
         path.write_text(text + "\n", encoding="utf-8")
 
 
+def _status(args: argparse.Namespace, text: str) -> contextlib.AbstractContextManager[object]:
+    """A spinner on a terminal; nothing in a pipe, with -q, or under NO_COLOR=dumb."""
+    if args.quiet or not sys.stderr.isatty() or os.environ.get("TERM") == "dumb":
+        return contextlib.nullcontext()
+    from rich.console import Console
+
+    console = Console(stderr=True, no_color=bool(os.environ.get("NO_COLOR")) or None)
+    return console.status(text)
+
+
+def _apply(installer: Any, resolution: Any, args: argparse.Namespace) -> Any:
+    from pipx_secure.runner import Backend, PipOptions
+
+    return installer.apply(
+        resolution,
+        pip_options=PipOptions(
+            quiet=max(0, 1 - args.verbose),
+            verbose=max(0, args.verbose - 1),
+            force_reinstall=args.force_reinstall,
+            target_dir=args.target,
+            user=args.user,
+            compile=not args.no_compile,
+            backend=Backend(args.installer),
+        ),
+        reinstall=args.force_reinstall,
+    )
+
+
 def cmd_install(args: argparse.Namespace) -> int:
     """``spip install``."""
     from pipx_secure.reqfile import merge, parse_cli_requirement, parse_requirement_files
@@ -452,12 +481,12 @@ def cmd_install(args: argparse.Namespace) -> int:
     # The HTTP stack is imported only now: a satisfied no-op never loads it.
     from pipx_secure.cache import ArtifactCache, default_cache_dir
     from pipx_secure.installer import Installer
-    from pipx_secure.runner import Backend, PipOptions
 
     installer = Installer(source_map, target, cache=ArtifactCache(default_cache_dir()))
     try:
         reqs += [installer.add_local(line) for line in local_lines]
-        resolution = installer.resolve(reqs, constraints, settings)
+        with _status(args, f"Resolving {len(reqs)} requirement(s) through {source_map.origin}"):
+            resolution = installer.resolve(reqs, constraints, settings)
         _secrets_seen.extend(installer.credentials.secrets())
         plan = resolution.plan
         _to_install, satisfied = plan.changes(target.installed, reinstall=args.force_reinstall)
@@ -479,19 +508,8 @@ def cmd_install(args: argparse.Namespace) -> int:
                 state = "satisfied" if pin in satisfied else "would install"
                 _out(f"{pin.name} {pin.version}  [{pin.index}]  {state}")
             return 0
-        outcome = installer.apply(
-            resolution,
-            pip_options=PipOptions(
-                quiet=max(0, 1 - args.verbose),
-                verbose=max(0, args.verbose - 1),
-                force_reinstall=args.force_reinstall,
-                target_dir=args.target,
-                user=args.user,
-                compile=not args.no_compile,
-                backend=Backend(args.installer),
-            ),
-            reinstall=args.force_reinstall,
-        )
+        with _status(args, "Fetching, verifying and installing"):
+            outcome = _apply(installer, resolution, args)
         _secrets_seen.extend(installer.credentials.secrets())
     finally:
         _secrets_seen.extend(installer.credentials.secrets())
