@@ -44,7 +44,11 @@ def read_pip_index_config(environ: dict[str, str] | None = None) -> PipIndexConf
             config = Configuration(isolated=False)
             config.load()
             for key, value in config.items():
-                values[key] = str(value)
+                if isinstance(value, dict):  # pip >= 23.x: (file, {key: value}) per file
+                    for inner_key, inner_value in value.items():
+                        values[f"{key}|{inner_key}"] = str(inner_value)
+                else:
+                    values[key] = str(value)
         finally:
             os.environ.clear()
             os.environ.update(saved)
@@ -52,7 +56,7 @@ def read_pip_index_config(environ: dict[str, str] | None = None) -> PipIndexConf
         values = {}
     index_url = builtin_index_url()
     ignored: list[str] = []
-    for key in sorted(values):
+    for key in values:  # pip's load order: later files override earlier ones
         option = key.rpartition(".")[2]
         if option == "index-url":
             index_url = values[key].split()[0] if values[key].split() else index_url

@@ -281,3 +281,23 @@ def _stop(static_pid: object) -> None:
     assert isinstance(static_pid, subprocess.Popen)
     static_pid.terminate()
     static_pid.wait(timeout=10)
+
+
+def test_without_default_pip_configured_index_is_used_and_extras_ignored(
+    world: World, env: dict[str, str], venv: Path, tmp_path: Path
+) -> None:
+    pip_conf = tmp_path / "pip.conf"
+    pip_conf.write_text(
+        f"[global]\nindex-url = {world.public.url}\nextra-index-url = {world.private.url}\n"
+    )
+    spip_map = tmp_path / "spip.toml"
+    spip_map.write_text(
+        f'[indexes.private]\nurl = "{world.private.url}"\nusername = "{USERNAME}"\n'
+        '[packages]\n"acme-*" = "private"\n'
+    )
+    result = spip_install(spip_map, venv, dict(env, PIP_CONFIG_FILE=str(pip_conf)), "publicdep")
+    assert result.returncode == 0, result.stderr
+    assert installed(venv) == {"publicdep": "1.0.0", "acme-core": "1.1.0"}
+    notes = [line for line in result.stderr.splitlines() if "note:" in line]
+    assert len(notes) == 1 and "extra-index-url" in notes[0] and "ignores" in notes[0]
+    assert world.marker_files() == []
