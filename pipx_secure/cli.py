@@ -208,6 +208,19 @@ def build_parser() -> argparse.ArgumentParser:
     auth_set.add_argument("index", metavar="INDEX")
     auth_set.add_argument("--username", help="username (default: the map's username)")
     auth_set.add_argument("--stdin", action="store_true", help="read the password from stdin")
+    auth_import = auth_sub.add_parser(
+        "import-pypirc",
+        help="move the passwords of a ~/.pypirc into keyring",
+        description="Store each password of a .pypirc in keyring (service: the repository URL, "
+        "as the section names it) and print the [indexes] entries to add to the map. pip never "
+        "reads .pypirc; passwords in it are plain text on disk.",
+    )
+    auth_import.add_argument("--file", type=Path, default=Path("~/.pypirc"), metavar="PATH")
+    auth_import.add_argument(
+        "--remove",
+        action="store_true",
+        help="rewrite the file without its password lines once they are in keyring",
+    )
     auth_check = auth_sub.add_parser("check", help="try the stored credential against INDEX")
     _common(auth_check)
     auth_check.add_argument("index", metavar="INDEX")
@@ -572,12 +585,72 @@ def _index_named(args: argparse.Namespace) -> tuple[object, object]:
     return source_map, source_map.indexes[name]
 
 
+def _import_pypirc(path: Path, *, remove: bool) -> int:
+    import configparser
+
+    import keyring
+
+    from pipx_secure.errors import InputError
+    from pipx_secure.redact import redact
+
+    parser = configparser.RawConfigParser()
+    try:
+        if not parser.read(path, encoding="utf-8"):
+            raise InputError("no such file", location=str(path), hint="pass --file PATH")
+    except configparser.Error as exc:
+        raise InputError(
+            f"not a valid .pypirc: {exc}".splitlines()[0], location=str(path)
+        ) from None
+    moved = []
+    for section in parser.sections():
+        if section == "distutils" or not parser.has_option(section, "password"):
+            continue
+        username = parser.get(section, "username", fallback="__token__")
+        password = parser.get(section, "password")
+        repository = parser.get(section, "repository", fallback="")
+        if not repository:
+            _err(
+                f"spip: note: [{section}] has no repository URL; skipped (it names the public "
+                "upload service, which spip never needs)"
+            )
+            continue
+        _secrets_seen.append(password)
+        keyring.set_password(repository, username, password)
+        moved.append((section, repository, username))
+    for _section, repository, username in moved:
+        _out(f"stored the password of {username} for {redact(repository)} in keyring")
+    if moved:
+        _out("")
+        _out(
+            "Add to spip.toml (use each index's Simple API URL; an upload URL may differ, "
+            "then store the password for that URL with `spip auth set`):"
+        )
+        for section, repository, username in moved:
+            _out(f'[indexes.{section}]\nurl = "{redact(repository)}"\nusername = "{username}"')
+    if remove and moved:
+        for section, _repository, _username in moved:
+            parser.remove_option(section, "password")
+        temp = path.with_name(path.name + ".spip-tmp")
+        with temp.open("w", encoding="utf-8") as handle:
+            parser.write(handle)
+        os.chmod(temp, 0o600)
+        os.replace(temp, path)
+        _out(f"removed {len(moved)} password(s) from {path}")
+    if not moved:
+        _out(f"no passwords with a repository URL in {path}")
+    return 0
+
+
 def cmd_auth(args: argparse.Namespace) -> int:
     """``spip auth set|check INDEX``."""
     from pipx_secure.sourcemap import Index, SourceMap
 
     if not args.auth_command:
-        raise UsageError("spip auth needs an action: set or check", hint="spip auth --help")
+        raise UsageError(
+            "spip auth needs an action: set, check or import-pypirc", hint="spip auth --help"
+        )
+    if args.auth_command == "import-pypirc":
+        return _import_pypirc(args.file.expanduser(), remove=args.remove)
     source_map, index = _index_named(args)
     assert isinstance(source_map, SourceMap) and isinstance(index, Index)
     if args.auth_command == "set":

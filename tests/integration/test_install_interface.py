@@ -335,3 +335,24 @@ def test_auth_set_and_check(
     refused = run_spip(["auth", "check", "--map", str(spip_map), "private"], fresh)
     assert refused.returncode == 6 and "refused" in refused.stdout
     assert "not-the-password" not in refused.stdout + refused.stderr
+
+
+def test_auth_import_pypirc(
+    world: World, env: dict[str, str], spip_map: Path, tmp_path: Path
+) -> None:
+    fresh = dict(env, XDG_DATA_HOME=str(tmp_path / "fresh-keyring"))
+    pypirc = tmp_path / ".pypirc"
+    pypirc.write_text(
+        "[distutils]\nindex-servers =\n    private\n    pypi\n\n"
+        f"[private]\nrepository = {world.private.url}\nusername = {USERNAME}\n"
+        f"password = {world.password}\n\n[pypi]\nusername = __token__\npassword = pypi-abc123\n"
+    )
+    result = run_spip(["auth", "import-pypirc", "--file", str(pypirc), "--remove"], fresh)
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    assert world.password not in output and "pypi-abc123" not in output
+    assert f'url = "{world.private.url}"' in result.stdout
+    assert world.password not in pypirc.read_text()
+    assert "pypi-abc123" in pypirc.read_text()  # skipped section untouched
+    ok = run_spip(["auth", "check", "--map", str(spip_map), "private"], fresh)
+    assert ok.returncode == 0 and "ok (keyring)" in ok.stdout
