@@ -391,9 +391,10 @@ class Installer:
                     if parallel_compile
                     else pip_options,
                 )
-            completed = run(
-                argv, scrubbed_env(self.environ, self.credentials.secrets()), capture=True
-            )
+            env = scrubbed_env(self.environ, self.credentials.secrets())
+            if pip_options.user:
+                env.pop("PYTHONNOUSERSITE", None)  # --user needs the user site enabled
+            completed = run(argv, env, capture=True)
         if completed.returncode != 0:
             lines = [x for x in completed.stderr.splitlines() if x.strip()]
             detail = lines[-1].strip() if lines else f"exit status {completed.returncode}"

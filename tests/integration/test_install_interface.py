@@ -356,3 +356,18 @@ def test_auth_import_pypirc(
     assert "pypi-abc123" in pypirc.read_text()  # skipped section untouched
     ok = run_spip(["auth", "check", "--map", str(spip_map), "private"], fresh)
     assert ok.returncode == 0 and "ok (keyring)" in ok.stdout
+
+
+def test_user_install_goes_to_the_user_site(
+    world: World, env: dict[str, str], spip_map: Path, tmp_path: Path
+) -> None:
+    import sysconfig
+
+    base_python = Path(sysconfig.get_config_var("BINDIR")) / "python3"
+    result = run_spip(
+        ["install", "--map", str(spip_map), "--python", str(base_python), "--user", "acme-core"],
+        env,
+    )
+    assert result.returncode == 0, result.stderr
+    home = Path(env["HOME"])
+    assert list(home.glob(".local/lib/python3*/site-packages/acme_core/__init__.py"))
