@@ -239,6 +239,19 @@ def build_parser() -> argparse.ArgumentParser:
     lock.add_argument("-c", "--constraint", action="append", default=[], type=Path, metavar="FILE")
     lock.add_argument("-o", "--output", type=Path, default=Path("pylock.toml"), metavar="FILE")
     lock.add_argument("--python", metavar="PYTHON", help="interpreter to lock for")
+    lock.add_argument(
+        "--python-version",
+        metavar="X.Y",
+        help="lock for this Python version instead of an interpreter (with --platform)",
+    )
+    lock.add_argument(
+        "--platform",
+        action="append",
+        default=[],
+        metavar="TAG",
+        help="wheel platform tag to lock for (repeat for a multi-platform lock), as in pip "
+        "download",
+    )
     lock.add_argument("--pre", action="store_true")
 
     sync = sub.add_parser(
@@ -727,28 +740,53 @@ def cmd_lock(args: argparse.Namespace) -> int:
             hint="give requirements, -r FILE, or run where "
             "pyproject.toml lists [project] dependencies",
         )
-    target = probe(choose_python(args.python))
-    reqs = requirements_to_reqs(combined.requirements, target.markers)
-    installer = Installer(source_map, target, cache=ArtifactCache(default_cache_dir()))
-    try:
-        resolution = installer.resolve(
-            reqs,
-            constraints_map(combined.constraints, target.markers),
-            ResolveSettings(pre=args.pre),
-            installed_preferred=False,
-        )
-    finally:
-        _secrets_seen.extend(installer.credentials.secrets())
-        installer.close()
-    text = dumps(plan_to_pylock(resolution.plan))
+    from packaging.markers import Marker
+
+    from pipx_secure.lock import plans_to_pylock
+    from pipx_secure.target import TargetEnvironment, environment_for, environment_marker
+
+    described = bool(args.platform or args.python_version)
+    if described and args.python:
+        raise UsageError("--python and --python-version/--platform exclude each other")
+    environments: list[tuple[Marker | None, TargetEnvironment]]
+    if described:
+        import platform as platform_module
+
+        from packaging.tags import platform_tags
+
+        version = args.python_version or platform_module.python_version()
+        platforms = args.platform or [next(iter(platform_tags()))]
+        environments = []
+        for tag in platforms:
+            env = environment_for(version, tag)
+            environments.append((Marker(environment_marker(env)), env))
+    else:
+        environments = [(None, probe(choose_python(args.python)))]
+    plans = []
+    for marker, target in environments:
+        reqs = requirements_to_reqs(combined.requirements, target.markers)
+        installer = Installer(source_map, target, cache=ArtifactCache(default_cache_dir()))
+        try:
+            resolution = installer.resolve(
+                reqs,
+                constraints_map(combined.constraints, target.markers),
+                ResolveSettings(pre=args.pre),
+                installed_preferred=False,
+            )
+        finally:
+            _secrets_seen.extend(installer.credentials.secrets())
+            installer.close()
+        plans.append((marker, resolution.plan))
+    text = dumps(plans_to_pylock(plans) if described else plan_to_pylock(plans[0][1]))
+    count = len({pin.name for _m, plan in plans for pin in plan.pins})
     output: Path = args.output
     if output.is_file() and output.read_text(encoding="utf-8") == text:
-        _err(f"spip: {output} is up to date ({len(resolution.plan.pins)} packages)")
+        _err(f"spip: {output} is up to date ({count} packages)")
         return 0
     temp = output.with_name(f".{output.name}.spip-tmp")
     temp.write_text(text, encoding="utf-8")
     os.replace(temp, output)
-    _err(f"spip: wrote {output} ({len(resolution.plan.pins)} packages)")
+    _err(f"spip: wrote {output} ({count} packages)")
     return 0
 
 

@@ -10,13 +10,14 @@ inputs rewrites nothing.  :func:`read_pylock` validates a lock from any tool, an
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import tomli_w
+from packaging.markers import Marker
 from packaging.pylock import (
     Package,
     PackageSdist,
@@ -29,7 +30,7 @@ from packaging.version import Version
 
 from pipx_secure import __version__
 from pipx_secure.errors import InputError, SpipError
-from pipx_secure.plan import Plan
+from pipx_secure.plan import Pin, Plan
 from pipx_secure.redact import strip_userinfo
 from pipx_secure.sourcemap import SourceMap
 
@@ -58,45 +59,72 @@ def _upload_time(value: str | None) -> datetime | None:
         return None
 
 
+def _artifact(pin: Pin) -> PackageWheel | PackageSdist:
+    hashes = {pin.digest.algorithm: pin.digest.hexdigest}
+    common = {
+        "name": pin.filename,
+        "url": strip_userinfo(pin.url),
+        "size": pin.size,
+        "upload_time": _upload_time(pin.upload_time),
+        "hashes": hashes,
+    }
+    return PackageWheel(**common) if pin.is_wheel else PackageSdist(**common)  # type: ignore[arg-type]
+
+
 def plan_to_pylock(plan: Plan, *, requires_python: str | None = None) -> Pylock:
-    """A PEP 751 lock of ``plan``."""
-    packages = []
-    for pin in sorted(plan.pins, key=lambda p: (p.name, p.version)):
-        hashes = {pin.digest.algorithm: pin.digest.hexdigest}
-        wheels = None
-        sdist = None
-        if pin.is_wheel:
-            wheels = [
-                PackageWheel(
-                    name=pin.filename,
-                    url=strip_userinfo(pin.url),
-                    size=pin.size,
-                    upload_time=_upload_time(pin.upload_time),
-                    hashes=hashes,
-                )
-            ]
-        else:
-            sdist = PackageSdist(
-                name=pin.filename,
-                url=strip_userinfo(pin.url),
-                size=pin.size,
-                upload_time=_upload_time(pin.upload_time),
-                hashes=hashes,
-            )
-        packages.append(
-            Package(
-                name=pin.name,
-                version=pin.version,
-                index=strip_userinfo(pin.index_url),
-                wheels=wheels,
-                sdist=sdist,
-            )
-        )
+    """A PEP 751 lock of ``plan`` (one environment)."""
+    return plans_to_pylock([(None, plan)], requires_python=requires_python)
+
+
+def plans_to_pylock(
+    plans: Sequence[tuple[Marker | None, Plan]], *, requires_python: str | None = None
+) -> Pylock:
+    """One PEP 751 lock for several environments (``--platform`` / ``--python-version``).
+
+    A project resolved to the same version everywhere becomes one package carrying every
+    environment's file (installers pick by wheel tags); a project whose version differs between
+    environments gets one package per version, with a marker naming its environments.
+    """
     from packaging.specifiers import SpecifierSet
 
+    versions: dict[str, dict[Version, list[tuple[Marker | None, Pin]]]] = {}
+    for marker, plan in plans:
+        for pin in plan.pins:
+            versions.setdefault(pin.name, {}).setdefault(pin.version, []).append((marker, pin))
+    packages = []
+    for name in sorted(versions):
+        by_version = versions[name]
+        for version in sorted(by_version):
+            entries = by_version[version]
+            wheels: dict[str, PackageWheel] = {}
+            sdist: PackageSdist | None = None
+            for _marker, pin in entries:
+                artifact = _artifact(pin)
+                if isinstance(artifact, PackageWheel):
+                    wheels.setdefault(pin.filename, artifact)
+                else:
+                    sdist = artifact
+            marker = None
+            if len(by_version) > 1 or len(entries) < len(plans):
+                markers = sorted({str(m) for m, _pin in entries if m is not None})
+                if markers:
+                    marker = Marker(" or ".join(f"({m})" for m in markers))
+            first = entries[0][1]
+            packages.append(
+                Package(
+                    name=first.name,
+                    version=version,
+                    marker=marker,
+                    index=strip_userinfo(first.index_url),
+                    wheels=[wheels[k] for k in sorted(wheels)] or None,
+                    sdist=sdist,
+                )
+            )
+    environments = [m for m, _plan in plans if m is not None] or None
     lock = Pylock(
         lock_version=Version("1.0"),
         created_by="spip",
+        environments=sorted(environments, key=str) if environments else None,
         requires_python=SpecifierSet(requires_python) if requires_python else None,
         packages=packages,
         tool={"spip": {"version": __version__}},

@@ -217,3 +217,43 @@ def test_strict_map_check_reports_unmatched_and_unused(
     kinds = {(f["kind"], f["package"]) for f in json.loads(result.stdout)["findings"]}
     assert ("unmatched", "requests-lite") in kinds
     assert ("unused-rule", None) in kinds
+
+
+def test_multi_platform_lock(
+    world: World, env: dict[str, str], venv: Path, spip_map: Path, tmp_path: Path
+) -> None:
+    lock = tmp_path / "pylock.toml"
+    result = spip(
+        env,
+        tmp_path,
+        "lock",
+        "--map",
+        str(spip_map),
+        "acme-native",
+        "--python-version",
+        "3.11",
+        "--platform",
+        "manylinux_2_17_x86_64",
+        "--platform",
+        "macosx_11_0_arm64",
+        "-o",
+        str(lock),
+    )
+    assert result.returncode == 0, result.stderr
+    parsed = Pylock.from_dict(tomllib.loads(lock.read_text()))
+    assert parsed.environments is not None and len(parsed.environments) == 2
+    native = next(p for p in parsed.packages if p.name == "acme-native")
+    assert native.wheels is not None
+    assert sorted(w.filename for w in native.wheels) == [
+        "acme_native-1.0.0-py3-none-macosx_11_0_arm64.whl",
+        "acme_native-1.0.0-py3-none-manylinux_2_17_x86_64.whl",
+    ]
+    assert native.index == world.private.url
+    import platform
+
+    if platform.machine() == "x86_64" and sys.platform == "linux":
+        synced = spip(
+            env, tmp_path, "sync", "--map", str(spip_map), "--python", str(venv), str(lock)
+        )
+        assert synced.returncode == 0, synced.stderr
+        assert installed(venv) == {"acme-native": "1.0.0", "acme-core": "1.1.0"}

@@ -63,22 +63,27 @@ def _record_hash(data: bytes) -> str:
 
 
 def write_wheel(
-    dest_dir: Path, name: str, version: str, files: Mapping[str, bytes | str], metadata: str
+    dest_dir: Path,
+    name: str,
+    version: str,
+    files: Mapping[str, bytes | str],
+    metadata: str,
+    tag: str = "py3-none-any",
 ) -> Path:
-    """A py3-none-any wheel of ``files`` plus a dist-info with ``metadata``."""
+    """A wheel (tag ``tag``) of ``files`` plus a dist-info with ``metadata``."""
     dist = f"{module_name(name)}-{version}"
     contents: dict[str, bytes] = {}
     for path, data in files.items():
         contents[path] = data.encode() if isinstance(data, str) else data
     contents[f"{dist}.dist-info/METADATA"] = metadata.encode()
     contents[f"{dist}.dist-info/WHEEL"] = (
-        b"Wheel-Version: 1.0\nGenerator: spip-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
-    )
+        f"Wheel-Version: 1.0\nGenerator: spip-tests\nRoot-Is-Purelib: true\nTag: {tag}\n"
+    ).encode()
     record = [f"{p},{_record_hash(d)},{len(d)}" for p, d in contents.items()]
     record.append(f"{dist}.dist-info/RECORD,,")
     contents[f"{dist}.dist-info/RECORD"] = ("\n".join(record) + "\n").encode()
     dest_dir.mkdir(parents=True, exist_ok=True)
-    path = dest_dir / f"{dist}-py3-none-any.whl"
+    path = dest_dir / f"{dist}-{tag}.whl"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         for member, data in contents.items():
             info = zipfile.ZipInfo(member, date_time=(2024, 1, 1, 0, 0, 0))
@@ -97,6 +102,7 @@ def build_wheel(
     requires_python: str | None = None,
     pth_marker: Path | None = None,
     modules: Mapping[str, str] | None = None,
+    tag: str = "py3-none-any",
 ) -> Path:
     """A plain wheel; ``pth_marker``: a .pth that writes the marker when Python starts."""
     files: dict[str, bytes | str] = {
@@ -113,6 +119,7 @@ def build_wheel(
         version,
         files,
         metadata_text(name, version, requires, extras, requires_python=requires_python),
+        tag,
     )
 
 

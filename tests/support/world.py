@@ -61,6 +61,8 @@ def build_world(root: Path) -> World:
     )
     build_wheel(private_dir, "acme-extras", "1.0.0", extras={"fast": ["acme-core"]})
     build_wheel(private_dir, "acme-beta", "1.0.0")
+    for platform_tag in ("py3-none-manylinux_2_17_x86_64", "py3-none-macosx_11_0_arm64"):
+        build_wheel(private_dir, "acme-native", "1.0.0", requires=["acme-core"], tag=platform_tag)
     build_wheel(private_dir, "acme-beta", "2.0.0b1")
     # A 31-distribution closure for the no-op fast path.
     for number in range(30):
