@@ -299,6 +299,26 @@ class Auditor:
             bad = _disk_mismatches(site, installed_record)
             if bad:
                 return verdict(Verdict.MISMATCH, "files changed since spip installed them", bad)
+            # Also compare with the verified artifact itself when the cache still has it, so
+            # a RECORD rewritten together with the files is caught too.
+            from pipx_secure.hashes import Digest
+
+            cached = (
+                self.cache.lookup(Digest("sha256", entry.sha256), entry.filename)
+                if entry.sha256 and entry.filename.endswith(".whl")
+                else None
+            )
+            if cached is not None:
+                try:
+                    bad = _disk_mismatches(site, _comparable(_wheel_record(cached)))
+                except (zipfile.BadZipFile, OSError, KeyError):
+                    bad = []
+                if bad:
+                    return verdict(
+                        Verdict.MISMATCH,
+                        f"installed files differ from {entry.filename}, which spip installed",
+                        bad,
+                    )
             return verdict(
                 Verdict.INSTALLED_BY_SPIP,
                 f"installed by spip from {entry.index} ({entry.filename})",
@@ -340,31 +360,13 @@ class Auditor:
             )
         try:
             path = self.client.download(index, wheel.link)
-            with zipfile.ZipFile(path) as archive:
-                record_name = next(
-                    (
-                        n
-                        for n in archive.namelist()
-                        if n.count("/") == 1 and n.endswith(".dist-info/RECORD")
-                    ),
-                    None,
-                )
-                if record_name is None:
-                    return verdict(Verdict.UNVERIFIABLE, f"{wheel.filename} has no RECORD")
-                wheel_record = RecordEntry.parse(archive.read(record_name).decode("utf-8"))
+            wheel_record = _wheel_record(path)
+        except KeyError:
+            return verdict(Verdict.UNVERIFIABLE, f"{wheel.filename} has no RECORD")
         except (SpipError, zipfile.BadZipFile, OSError) as exc:
             reason = exc.render() if isinstance(exc, SpipError) else str(exc)
             return verdict(Verdict.UNVERIFIABLE, f"cannot fetch the index's wheel: {reason}")
-        comparable = [
-            e
-            for e in wheel_record
-            if ".data/" not in e.path.split("/", 1)[0] + "/"
-            and not (
-                e.path.split("/", 1)[0].endswith(".dist-info")
-                and e.path.rsplit("/", 1)[-1] in _INSTALLER_FILES
-            )
-        ]
-        bad = _disk_mismatches(site, comparable)
+        bad = _disk_mismatches(site, _comparable(wheel_record))
         if bad:
             return verdict(
                 Verdict.MISMATCH,
@@ -479,6 +481,35 @@ class Auditor:
                     )
                 )
         return findings
+
+
+def _wheel_record(path: Path) -> list[RecordEntry]:
+    """The RECORD inside a wheel (KeyError when it has none)."""
+    with zipfile.ZipFile(path) as archive:
+        record_name = next(
+            (
+                n
+                for n in archive.namelist()
+                if n.count("/") == 1 and n.endswith(".dist-info/RECORD")
+            ),
+            None,
+        )
+        if record_name is None:
+            raise KeyError("RECORD")
+        return RecordEntry.parse(archive.read(record_name).decode("utf-8"))
+
+
+def _comparable(record: Sequence[RecordEntry]) -> list[RecordEntry]:
+    """Entries whose installed copy must equal the wheel's (not .data, not installer files)."""
+    return [
+        e
+        for e in record
+        if ".data/" not in e.path.split("/", 1)[0] + "/"
+        and not (
+            e.path.split("/", 1)[0].endswith(".dist-info")
+            and e.path.rsplit("/", 1)[-1] in _INSTALLER_FILES
+        )
+    ]
 
 
 def _routable(source_map: SourceMap, name: str) -> bool:

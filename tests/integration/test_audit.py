@@ -197,3 +197,41 @@ def test_private_index_that_mirrors_public_names_is_flagged(
         assert report["forwarding"][0]["probe"] == "requests-lite"
     finally:
         mirror.stop()
+
+
+def test_record_rewritten_with_the_file_is_still_caught(
+    world: World, env: dict[str, str], venv: Path, spip_map: Path
+) -> None:
+    import base64
+    import hashlib
+
+    assert (
+        run_spip(
+            ["install", "--map", str(spip_map), "--python", str(venv), "acme-core"], env
+        ).returncode
+        == 0
+    )
+    site = site_packages(venv)
+    module = site / "acme_core" / "__init__.py"
+    evil = module.read_text() + "import os  # backdoor\n"
+    module.write_text(evil)
+    digest = base64.urlsafe_b64encode(hashlib.sha256(evil.encode()).digest()).rstrip(b"=")
+    record = next(site.glob("acme_core-*.dist-info")) / "RECORD"
+    lines = [
+        f"acme_core/__init__.py,sha256={digest.decode()},{len(evil)}"
+        if line.startswith("acme_core/__init__.py,")
+        else line
+        for line in record.read_text().splitlines()
+    ]
+    record.write_text("\n".join(lines) + "\n")
+    # The attacker also fixes spip's provenance record to match the new RECORD.
+    provenance_file = venv.parent.parent / "spip-provenance.json"
+    provenance = json.loads(provenance_file.read_text())
+    provenance["packages"]["acme-core"]["record_sha256"] = hashlib.sha256(
+        record.read_bytes()
+    ).hexdigest()
+    provenance_file.write_text(json.dumps(provenance))
+    code, report = audit(env, spip_map, venv, "--no-exposure")
+    core = next(p for p in report["packages"] if p["name"] == "acme-core")
+    assert code == 1 and core["verdict"] == "mismatch"
+    assert core["files"] == ["acme_core/__init__.py"]
