@@ -53,6 +53,9 @@ IndexName = NewType("IndexName", str)
 DEFAULT_INDEX_NAME = IndexName("default")
 _INDEX_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _PATTERN_CHARS = re.compile(r"[*?\[]")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_NORMALIZED = re.compile(r"[a-z0-9-]+")
+_SEPARATORS = re.compile(r"[-_.]+")
 _KNOWN_TOP = {"default", "strict", "indexes", "packages"}
 _KNOWN_INDEX = {"url", "username", "ca-bundle", "file-hosts"}
 
@@ -103,8 +106,15 @@ class Rule:
     pattern: str  # normalized
     index: IndexName
     kind: RuleKind
-    location: str
     raw: str = ""
+    locator: Locator | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def location(self) -> str:
+        """``file:line [packages."key"]`` (line numbers are looked up on first use)."""
+        if self.locator is None:
+            return f"[packages.{_quote(self.raw)}]"
+        return self.locator.where(self.raw, "packages")
 
     @property
     def specificity(self) -> int:
@@ -138,7 +148,7 @@ class Route:
 
 def normalize_pattern(pattern: str) -> str:
     """PEP 503-normalize a glob pattern: lower-case, runs of ``-_.`` become ``-``."""
-    return re.sub(r"[-_.]+", "-", pattern.strip()).lower()
+    return _SEPARATORS.sub("-", pattern.strip()).lower()
 
 
 def _literal_prefix(pattern: str) -> str:
@@ -229,24 +239,56 @@ def _glob(pattern: str) -> Callable[[str], bool]:
     return lambda name: regex.match(name) is not None
 
 
-def _line_of(text: str | None, key: str) -> int | None:
+_HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?$")
+_KEY = re.compile(r"""^\s*(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|([A-Za-z0-9_.-]+))\s*=""")
+
+
+def _toml_path(header: str) -> str:
+    parts = re.findall(r"""\s*(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|([^."'\s]+))\s*(?:\.|$)""", header)
+    return ".".join(next(p for p in group if p) for group in parts if any(group))
+
+
+def line_index(text: str | None) -> dict[tuple[str, str], int]:
+    """(table, key) -> first line number, in one pass over the file (errors name lines)."""
+    found: dict[tuple[str, str], int] = {}
     if not text:
-        return None
-    needle = re.compile(r'^\s*(?:"|\')?' + re.escape(key) + r'(?:"|\')?\s*=')
+        return found
+    table = ""
     for number, line in enumerate(text.splitlines(), 1):
-        if needle.search(line):
-            return number
-    return None
+        header = _HEADER.match(line)
+        if header and not line.lstrip().startswith("[["):
+            table = _toml_path(header.group(1))
+            parent, _, last = table.rpartition(".")
+            found.setdefault((parent, last), number)
+            continue
+        key = _KEY.match(line)
+        if key:
+            name = next(g for g in key.groups() if g is not None)
+            found.setdefault((table, name), number)
+    return found
 
 
-def _where(origin: str, text: str | None, key: str, table: str) -> str:
-    line = _line_of(text, key)
-    dotted = f"{table}.{_quote(key)}" if table else _quote(key)
-    return f"{origin}:{line} [{dotted}]" if line else f"{origin} [{dotted}]"
+class Locator:
+    """Names ``file:line [table.key]`` for errors; the line index is built on first use."""
+
+    def __init__(self, origin: str, text: str | None, prefix: str = "") -> None:
+        self.origin = origin
+        self._text = text
+        self._prefix = prefix
+        self._lines: dict[tuple[str, str], int] | None = None
+
+    def where(self, key: str, table: str = "") -> str:
+        """Where ``key`` of ``table`` (relative to the map's own table) is written."""
+        if self._lines is None:
+            self._lines = line_index(self._text)
+        full = ".".join(p for p in (self._prefix, table) if p)
+        line = self._lines.get((full, key))
+        dotted = f"{full}.{_quote(key)}" if full else _quote(key)
+        return f"{self.origin}:{line} [{dotted}]" if line else f"{self.origin} [{dotted}]"
 
 
 def _quote(key: str) -> str:
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else f'"{key}"'
+    return key if _BARE_KEY.fullmatch(key) else f'"{key}"'
 
 
 def _normalize_index_url(url: str) -> str:
@@ -268,9 +310,8 @@ def parse_source_map(
     map names no default and is not strict.
     """
 
-    def where(key: str, table: str = "") -> str:
-        full = ".".join(p for p in (table_prefix, table) if p)
-        return _where(origin, text, key, full)
+    locator = Locator(origin, text, table_prefix)
+    where = locator.where
 
     if not isinstance(data, Mapping):
         raise SourceMapError("the source map must be a TOML table", location=origin)
@@ -356,25 +397,28 @@ def parse_source_map(
     rules: list[Rule] = []
     seen: dict[str, Rule] = {}
     for raw_key, target in raw_rules.items():
-        loc = where(raw_key, "packages")
         if not isinstance(target, str):
-            raise SourceMapError(f"rule {raw_key!r} must map to an index name", location=loc)
+            raise SourceMapError(
+                f"rule {raw_key!r} must map to an index name", location=where(raw_key, "packages")
+            )
         if target not in indexes:
             raise SourceMapError(
                 f"rule {raw_key!r} names unknown index {target!r}",
-                location=loc,
+                location=where(raw_key, "packages"),
                 hint="defined indexes: " + ", ".join(sorted(indexes) or ["(none)"]),
             )
         is_pattern = bool(_PATTERN_CHARS.search(raw_key))
         normalized = normalize_pattern(raw_key) if is_pattern else canonicalize_name(raw_key)
-        if not normalized or (not is_pattern and not re.fullmatch(r"[a-z0-9-]+", normalized)):
-            raise SourceMapError(f"invalid package name or pattern {raw_key!r}", location=loc)
+        if not normalized or (not is_pattern and not _NORMALIZED.fullmatch(normalized)):
+            raise SourceMapError(
+                f"invalid package name or pattern {raw_key!r}", location=where(raw_key, "packages")
+            )
         rule = Rule(
             pattern=normalized,
             index=IndexName(target),
             kind=RuleKind.PATTERN if is_pattern else RuleKind.EXACT,
-            location=loc,
             raw=raw_key,
+            locator=locator,
         )
         previous = seen.get(normalized)
         if previous is not None:

@@ -172,3 +172,31 @@ def test_large_map_loads_and_routes_fast() -> None:
     # Timing is reported by the benchmarks, not asserted here; check the structure instead.
     assert len(source_map.rules) == 10000
     del started
+
+
+def test_errors_name_the_line_of_the_right_table(tmp_path: Path) -> None:
+    path = tmp_path / "spip.toml"
+    path.write_text(
+        'default = "a"\n[indexes.a]\nurl = "https://a.example/simple"\n\n'
+        '[indexes.b]\nurl = "ftp://b.example/simple"\n'
+    )
+    with pytest.raises(SourceMapError) as info:
+        load_source_map(path)
+    assert f"{path}:6 [indexes.b.url]" in info.value.render()
+
+
+def test_large_map_file_loads_in_linear_time(tmp_path: Path) -> None:
+    lines = [
+        'default = "public"',
+        "[indexes.public]",
+        'url = "https://p.example/simple"',
+        "[indexes.private]",
+        'url = "https://q.example/simple"',
+        "[packages]",
+    ]
+    lines += [f'"team{i}-*" = "private"' for i in range(10000)]
+    path = tmp_path / "spip.toml"
+    path.write_text("\n".join(lines) + "\n")
+    source_map = load_source_map(path)
+    route = source_map.index_for("team9999-api")
+    assert route.rule is not None and route.rule.location == f'{path}:10006 [packages."team9999-*"]'
