@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import unquote, urldefrag, urljoin, urlsplit
+from urllib.parse import unquote, urldefrag, urljoin
 
 from packaging.tags import Tag
 from packaging.utils import (
@@ -36,6 +36,7 @@ MAX_PAGE_BYTES = 64 * 1024 * 1024
 MAX_FILES = 200_000
 _HEX_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
+_UNSAFE = re.compile(r"[/\\\x00-\x1f]")
 
 
 @dataclass(frozen=True)
@@ -119,12 +120,10 @@ def _clean_hashes(raw: Mapping[str, Any]) -> dict[str, str]:
 
 def _check_link(filename: str, url: str, project: NormalizedName) -> str | None:
     """A reason to refuse this link, or None."""
-    scheme = urlsplit(url).scheme.lower()
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
     if scheme not in ("http", "https"):
         return f"URL scheme {scheme or 'none'!r} refused"
-    if not filename or any(c in filename for c in ("/", "\\", "\x00")) or ".." in filename:
-        return "unsafe file name"
-    if any(ord(c) < 32 for c in filename):
+    if not filename or ".." in filename or _UNSAFE.search(filename):
         return "unsafe file name"
     if not filename.endswith((".whl", ".tar.gz", ".zip")):
         return "unsupported file type"
@@ -138,7 +137,8 @@ def _check_link(filename: str, url: str, project: NormalizedName) -> str | None:
 
 
 def _last_segment(url: str) -> str:
-    return unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+    path = url.split("#", 1)[0].split("?", 1)[0]
+    return unquote(path.rsplit("/", 1)[-1])
 
 
 def _check_version(version: str | None, page_url: str) -> None:
@@ -251,7 +251,7 @@ class _AnchorParser(HTMLParser):
 
 
 def _fragment_hashes(url: str) -> dict[str, str]:
-    fragment = urlsplit(url).fragment
+    fragment = url.partition("#")[2]
     if "=" not in fragment:
         return {}
     algorithm, _, value = fragment.partition("=")
@@ -282,11 +282,11 @@ def parse_html_page(body: bytes | str, page_url: str, project: str) -> ProjectPa
         if not href:
             continue
         absolute = urljoin(base, href.strip())
-        url = urldefrag(absolute)[0]
+        url, _, fragment = absolute.partition("#")
         filename = _last_segment(url)
         reason = _check_link(filename, url, expected)
         hashes = _fragment_hashes(absolute)
-        if reason is None and urlsplit(absolute).fragment and not hashes:
+        if reason is None and fragment and not hashes:
             reason = "malformed hash fragment"
         if reason is not None:
             rejected.append((filename or href, reason))
