@@ -9,7 +9,6 @@ happen as described.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -20,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.support.environment import clean_env, installed, make_venv, store_password  # noqa: E402
-from tests.support.world import USERNAME, build_world  # noqa: E402
+from tests.support.world import USERNAME, build_world, plain_pip_install  # noqa: E402
 
 
 def say(text: str = "") -> None:
@@ -41,31 +40,8 @@ def main() -> int:
         say("1) plain pip, the usual setup:")
         say(f"   pip install --index-url {world.private.url} \\")
         say(f"               --extra-index-url {world.public.url} acme-core")
-        netrc = Path(env["HOME"]) / ".netrc"
-        netrc.write_text(f"machine 127.0.0.1 login {USERNAME} password {world.password}\n")
-        netrc.chmod(0o600)
         pip_venv = make_venv(work / "pip-venv")
-        pip_run = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "--python",
-                str(pip_venv),
-                "install",
-                "-q",
-                "--disable-pip-version-check",
-                "--index-url",
-                world.private.url,
-                "--extra-index-url",
-                world.public.url,
-                "acme-core",
-            ],
-            env=dict(env, PIP_CONFIG_FILE=os.devnull),
-            capture_output=True,
-            text=True,
-        )
-        netrc.unlink()
+        pip_run = plain_pip_install(world, env, pip_venv, "acme-core")
         pip_version = installed(pip_venv).get("acme-core")
         pip_marker = "acme-core" in world.marker_files()
         say(f"   -> installed acme-core {pip_version}; impostor code ran: {pip_marker}")

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import USERNAME, World
+from tests.conftest import World
 from tests.support.environment import run_spip, site_packages
 from tests.support.packages import write_local_project
+from tests.support.world import plain_pip_install as run_plain_pip
 
 pytestmark = pytest.mark.slow
 
@@ -32,32 +30,8 @@ def verdicts(report: dict) -> dict[str, str]:  # type: ignore[type-arg]
 
 
 def plain_pip_install(world: World, env: dict[str, str], venv: Path, *names: str) -> None:
-    netrc = Path(env["HOME"]) / ".netrc"
-    netrc.write_text(f"machine 127.0.0.1 login {USERNAME} password {world.password}\n")
-    netrc.chmod(0o600)
-    try:
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "--python",
-                str(venv),
-                "install",
-                "-q",
-                "--disable-pip-version-check",
-                "--index-url",
-                world.private.url,
-                "--extra-index-url",
-                world.public.url,
-                *names,
-            ],
-            env=dict(env, PIP_CONFIG_FILE=os.devnull),
-            check=True,
-            capture_output=True,
-        )
-    finally:
-        netrc.unlink()
+    completed = run_plain_pip(world, env, venv, *names)
+    assert completed.returncode == 0, completed.stderr
 
 
 def test_impostor_installed_by_plain_pip_is_caught(

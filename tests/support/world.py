@@ -4,7 +4,10 @@ marker file.  Used by the test fixtures and by the demo."""
 
 from __future__ import annotations
 
+import os
 import secrets
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,3 +85,38 @@ def build_world(root: Path) -> World:
     )
     public = start_server(public_dir, root / "public-server")
     return World(private, public, markers, root)
+
+
+def plain_pip_install(
+    world: World, env: dict[str, str], venv: Path, *names: str
+) -> subprocess.CompletedProcess[str]:
+    """What most teams do today: pip with the private index plus ``--extra-index-url``.
+
+    The password reaches pip through a netrc file that exists only for this call.
+    """
+    netrc = Path(env["HOME"]) / ".netrc"
+    netrc.write_text(f"machine 127.0.0.1 login {USERNAME} password {world.password}\n")
+    netrc.chmod(0o600)
+    try:
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "--python",
+                str(venv),
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                "--index-url",
+                world.private.url,
+                "--extra-index-url",
+                world.public.url,
+                *names,
+            ],
+            env=dict(env, PIP_CONFIG_FILE=os.devnull),
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        netrc.unlink()

@@ -11,24 +11,14 @@ from packaging.version import Version
 from pipx_secure.hashes import Digest
 from pipx_secure.lock import check_lock_against_map, dumps, plan_to_pylock, pylock_from_dict
 from pipx_secure.plan import Pin, Plan
-from pipx_secure.sourcemap import parse_source_map
+from tests.unit.maps import acme_map
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:
     import tomli as tomllib
 
-MAP = parse_source_map(
-    {
-        "default": "public",
-        "indexes": {
-            "public": {"url": "https://public.example/simple/"},
-            "private": {"url": "https://private.example/simple/"},
-        },
-        "packages": {"acme-*": "private"},
-    },
-    origin="spip.toml",
-)
+MAP = acme_map()
 
 
 def pin(name: str, version: str, index: str, filename: str) -> Pin:

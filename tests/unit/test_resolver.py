@@ -17,20 +17,11 @@ from pipx_secure.resolver.finder import BinaryPolicy, evaluate_page
 from pipx_secure.resolver.models import Candidate, Req
 from pipx_secure.resolver.provider import RoutedProvider, resolve
 from pipx_secure.simple_api import FileLink, ProjectPage
-from pipx_secure.sourcemap import Index, parse_source_map
+from pipx_secure.sourcemap import Index
 from pipx_secure.target import TargetEnvironment
+from tests.unit.maps import acme_map
 
-MAP = parse_source_map(
-    {
-        "default": "public",
-        "indexes": {
-            "public": {"url": "https://public.example/simple/"},
-            "private": {"url": "https://private.example/simple/"},
-        },
-        "packages": {"acme-*": "private"},
-    },
-    origin="spip.toml",
-)
+MAP = acme_map()
 TARGET = TargetEnvironment(
     python=__import__("pathlib").Path("/usr/bin/python3"),
     markers={

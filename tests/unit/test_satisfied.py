@@ -11,20 +11,10 @@ from packaging.version import Version
 from pipx_secure.provenance import ProvenanceEntry
 from pipx_secure.resolver.models import Req
 from pipx_secure.satisfied import already_satisfied
-from pipx_secure.sourcemap import parse_source_map
 from pipx_secure.target import TargetEnvironment
+from tests.unit.maps import acme_map
 
-MAP = parse_source_map(
-    {
-        "default": "public",
-        "indexes": {
-            "public": {"url": "https://public.example/simple/"},
-            "private": {"url": "https://private.example/simple/"},
-        },
-        "packages": {"acme-*": "private"},
-    },
-    origin="spip.toml",
-)
+MAP = acme_map()
 TARGET = TargetEnvironment(
     python=Path("/x/bin/python"),
     markers={"python_version": "3.11", "sys_platform": "linux", "python_full_version": "3.11.7"},
