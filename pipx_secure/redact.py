@@ -7,6 +7,7 @@ reports call ``str()`` on it and so can never show a secret.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
@@ -71,6 +72,19 @@ def origin_of(url: str) -> tuple[str, str, int | None]:
     if port is None:
         port = {"http": 80, "https": 443}.get(scheme)
     return scheme, (parts.hostname or "").lower(), port
+
+
+_USERINFO_IN_TEXT = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)([^/@\s:]*)(:[^/@\s]*)?@")
+
+
+def redact_text(text: str) -> str:
+    """Mask the password (or lone token) of every URL inside free text."""
+
+    def mask(match: re.Match[str]) -> str:
+        scheme, user, password = match.group(1), match.group(2), match.group(3)
+        return f"{scheme}{user}:{_MASK}@" if password else f"{scheme}{_MASK}@"
+
+    return _USERINFO_IN_TEXT.sub(mask, text)
 
 
 def redact(url: str) -> str:

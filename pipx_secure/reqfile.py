@@ -22,7 +22,7 @@ from typing import Callable
 from packaging.requirements import InvalidRequirement, Requirement
 
 from pipx_secure.errors import RequirementFileError
-from pipx_secure.redact import redact
+from pipx_secure.redact import redact_text
 
 REFUSED_OPTIONS: Mapping[str, str] = {
     "-i": "index options would undo the source map; route the package in spip.toml instead",
@@ -38,6 +38,7 @@ _FLAGS = {"--pre", "--prefer-binary", "--require-hashes"}
 _VALUED = {"--only-binary", "--no-binary"}
 _HASH_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
 _ENV_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
+_OPTION_START = re.compile(r"\s+(?=--?[A-Za-z])")
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 _ARCHIVE = (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz")
 
@@ -159,7 +160,7 @@ def _parse_requirement(
         requirement = Requirement(text)
     except InvalidRequirement as exc:
         raise RequirementFileError(
-            f"invalid requirement {redact(text)!r}: {exc}",
+            redact_text(f"invalid requirement {text!r}: {exc}"),
             location=location,
             hint="use PEP 508 syntax: name[extras]>=1.0; marker",
         ) from None
@@ -199,10 +200,18 @@ def parse_requirement_text(
     for number, line in _logical_lines(text):
         location = f"{origin}:{number}"
         line = _expand(line, env)
-        try:
-            tokens = shlex.split(line, posix=True)
-        except ValueError as exc:
-            raise RequirementFileError(f"cannot parse line: {exc}", location=location) from None
+        if line.startswith("-"):
+            try:
+                tokens = shlex.split(line, posix=True)
+            except ValueError as exc:
+                raise RequirementFileError(f"cannot parse line: {exc}", location=location) from None
+        else:
+            # The requirement keeps its own quoting (markers); options follow it (--hash).
+            requirement_part, *option_part = _OPTION_START.split(line, maxsplit=1)
+            try:
+                tokens = [requirement_part.strip(), *shlex.split(" ".join(option_part))]
+            except ValueError as exc:
+                raise RequirementFileError(f"cannot parse line: {exc}", location=location) from None
         if not tokens:
             continue
         first = tokens[0]

@@ -29,3 +29,12 @@ def test_origin_fills_default_ports() -> None:
 
 def test_strip_userinfo() -> None:
     assert strip_userinfo("https://a:b@h.example/x") == "https://h.example/x"
+
+
+def test_urls_inside_free_text_are_masked() -> None:
+    from pipx_secure.redact import redact_text
+
+    text = "bad line: pkg @ https://bob:pw-123@h.example/x and git+https://tok999@g.example/r"
+    shown = redact_text(text)
+    assert "pw-123" not in shown and "tok999" not in shown
+    assert "https://bob:****@h.example/x" in shown
