@@ -329,7 +329,10 @@ def _err(text: str) -> None:
 
 
 def _scrub(text: str) -> str:
-    """Last line of defence: no secret we looked up is ever printed."""
+    """Last line of defence: no secret we looked up, nor any URL password, is ever printed."""
+    from pipx_secure.redact import redact_text
+
+    text = redact_text(text)
     for secret in _secrets_seen:
         if secret:
             text = text.replace(secret, "****")
