@@ -371,3 +371,88 @@ def test_user_install_goes_to_the_user_site(
     assert result.returncode == 0, result.stderr
     home = Path(env["HOME"])
     assert list(home.glob(".local/lib/python3*/site-packages/acme_core/__init__.py"))
+
+
+def _generator(venv: Path, name: str) -> str:
+    wheel = next((venv.parent.parent / "lib").glob(f"python3*/site-packages/{name}-*.dist-info"))
+    return next(
+        line for line in (wheel / "WHEEL").read_text().splitlines() if line.startswith("Generator:")
+    )
+
+
+def test_binary_policies(
+    world: World, env: dict[str, str], venv: Path, spip_map: Path, tmp_path: Path
+) -> None:
+    # Default: the newest version, 2.0.0, only an sdist: built offline by spip.
+    assert install(spip_map, venv, env, "acme-dual").returncode == 0
+    assert installed(venv)["acme-dual"] == "2.0.0"
+    preferred = make_venv(tmp_path / "prefer")
+    assert install(spip_map, preferred, env, "--prefer-binary", "acme-dual").returncode == 0
+    assert installed(preferred)["acme-dual"] == "1.0.0"
+    assert "spip-tests" in _generator(preferred, "acme_dual")  # the index's wheel
+    source = make_venv(tmp_path / "source")
+    result = install(spip_map, source, env, "--no-binary", "acme-dual", "acme-dual==1.0.0")
+    assert result.returncode == 0, result.stderr
+    assert "spip-test-backend" in _generator(source, "acme_dual")  # built from the sdist
+
+
+def test_upgrade_strategy_eager(
+    world: World, env: dict[str, str], venv: Path, spip_map: Path
+) -> None:
+    assert install(spip_map, venv, env, "acme-core==1.0.0").returncode == 0
+    assert install(spip_map, venv, env, "acme-utils").returncode == 0
+    assert install(spip_map, venv, env, "-U", "acme-utils").returncode == 0
+    assert installed(venv)["acme-core"] == "1.0.0"  # only-if-needed leaves dependencies
+    result = install(spip_map, venv, env, "-U", "--upgrade-strategy", "eager", "acme-utils")
+    assert result.returncode == 0, result.stderr
+    assert installed(venv)["acme-core"] == "1.1.0"
+
+
+def test_markers_on_the_command_line(
+    world: World, env: dict[str, str], venv: Path, spip_map: Path
+) -> None:
+    result = install(
+        spip_map, venv, env, "acme-core; python_version < '3'", "acme-utils; python_version >= '3'"
+    )
+    assert result.returncode == 0, result.stderr
+    assert installed(venv) == {"acme-utils": "1.0.0", "acme-core": "1.1.0"}
+
+
+def test_active_virtualenv_is_the_default_target(
+    world: World, env: dict[str, str], venv: Path, spip_map: Path
+) -> None:
+    active = dict(env, VIRTUAL_ENV=str(venv.parent.parent))
+    result = run_spip(["install", "--map", str(spip_map), "acme-core"], active, cwd=spip_map.parent)
+    assert result.returncode == 0, result.stderr
+    assert installed(venv) == {"acme-core": "1.1.0"}
+
+
+def test_quiet_verbose_and_no_input(
+    world: World, env: dict[str, str], venv: Path, spip_map: Path, tmp_path: Path
+) -> None:
+    quiet = install(spip_map, venv, env, "-q", "--no-input", "acme-core")
+    assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == ""
+    other = make_venv(tmp_path / "verbose")
+    verbose = install(spip_map, other, env, "-v", "acme-core")
+    assert verbose.returncode == 0 and "Installed: acme-core 1.1.0 [private]" in verbose.stdout
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["install"],
+        ["lock"],
+        ["sync"],
+        ["check"],
+        ["audit"],
+        ["explain"],
+        ["auth"],
+        ["auth", "set"],
+        ["auth", "check"],
+        ["auth", "import-pypirc"],
+    ],
+)
+def test_help_for_every_command(env: dict[str, str], command: list[str]) -> None:
+    result = run_spip([*command, "--help"], env)
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: spip " + " ".join(command))

@@ -64,6 +64,10 @@ def build_world(root: Path) -> World:
     )
     build_wheel(private_dir, "acme-extras", "1.0.0", extras={"fast": ["acme-core"]})
     build_wheel(private_dir, "acme-beta", "1.0.0")
+    # Wheel and sdist of 1.0.0, sdist only of 2.0.0: for --no-binary and --prefer-binary.
+    build_wheel(private_dir, "acme-dual", "1.0.0")
+    build_sdist(private_dir, "acme-dual", "1.0.0")
+    build_sdist(private_dir, "acme-dual", "2.0.0")
     for platform_tag in ("py3-none-manylinux_2_17_x86_64", "py3-none-macosx_11_0_arm64"):
         build_wheel(private_dir, "acme-native", "1.0.0", requires=["acme-core"], tag=platform_tag)
     build_wheel(private_dir, "acme-beta", "2.0.0b1")
