@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import os
 import threading
+import time
 import zipfile
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -94,9 +95,29 @@ def _page_session(settings: HttpSettings, cache: ArtifactCache | None) -> reques
 
     session = requests.Session()
     session.trust_env = False
+    from cachecontrol.heuristics import BaseHeuristic
+
+    class _Revalidate(BaseHeuristic):
+        """Store pages that carry only Last-Modified, so they can be revalidated (304).
+
+        Every page request says ``Cache-Control: max-age=0``, so a stored page is never used
+        without the index confirming it (If-Modified-Since / If-None-Match).
+        """
+
+        def update_headers(self, response: Any) -> dict[str, str]:
+            headers = response.headers
+            if "last-modified" in headers and not (
+                "etag" in headers or "expires" in headers or "cache-control" in headers
+            ):
+                from email.utils import formatdate
+
+                return {"expires": formatdate(time.time() + 86400, usegmt=True)}
+            return {}
+
     adapter = CacheControlAdapter(
         cache=FileCache(str(cache.http_dir)),
         serializer=_NoSecretSerializer(),
+        heuristic=_Revalidate(),
         pool_connections=8,
         pool_maxsize=settings.workers,
         max_retries=_retry(settings),

@@ -257,3 +257,38 @@ def test_multi_platform_lock(
         )
         assert synced.returncode == 0, synced.stderr
         assert installed(venv) == {"acme-native": "1.0.0", "acme-core": "1.1.0"}
+
+
+def test_sync_exact_removes_what_the_lock_does_not_list(
+    world: World, env: dict[str, str], venv: Path, spip_map: Path, tmp_path: Path
+) -> None:
+    lock = tmp_path / "pylock.toml"
+    assert (
+        spip(env, tmp_path, "lock", "--map", str(spip_map), "acme-core", "-o", str(lock)).returncode
+        == 0
+    )
+    assert (
+        spip(
+            env,
+            tmp_path,
+            "install",
+            "--map",
+            str(spip_map),
+            "--python",
+            str(venv),
+            "requests-lite",
+            "acme-core",
+        ).returncode
+        == 0
+    )
+    kept = spip(env, tmp_path, "sync", "--map", str(spip_map), "--python", str(venv), str(lock))
+    assert kept.returncode == 0 and installed(venv) == {
+        "acme-core": "1.1.0",
+        "requests-lite": "2.0.0",
+    }
+    exact = spip(
+        env, tmp_path, "sync", "--exact", "--map", str(spip_map), "--python", str(venv), str(lock)
+    )
+    assert exact.returncode == 0, exact.stderr
+    assert installed(venv) == {"acme-core": "1.1.0"}
+    assert "requests-lite" in exact.stdout

@@ -1,0 +1,106 @@
+"""The fast path, for behaviour (never timings): verified cache reuse, HTTP revalidation."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import World
+from tests.support.environment import installed, make_venv, run_spip
+from tests.support.packages import build_wheel
+
+pytestmark = pytest.mark.slow
+
+
+def test_tampered_cache_entry_is_detected_and_fetched_again(
+    world: World, env: dict[str, str], venv: Path, spip_map: Path, tmp_path: Path
+) -> None:
+    assert (
+        run_spip(
+            ["install", "--map", str(spip_map), "--python", str(venv), "acme-core"], env
+        ).returncode
+        == 0
+    )
+    cache = Path(env["SPIP_CACHE_DIR"])
+    (cached,) = [p for p in cache.rglob("acme_core-1.1.0-*.whl")]
+    cached.write_bytes(b"tampered")
+    since = world.private.mark()
+    other = make_venv(tmp_path / "other")
+    result = run_spip(["install", "--map", str(spip_map), "--python", str(other), "acme-core"], env)
+    assert result.returncode == 0, result.stderr
+    assert installed(other) == {"acme-core": "1.1.0"}
+    assert cached.read_bytes() != b"tampered"  # re-downloaded and verified
+    assert any(e["path"].endswith(".whl") for e in world.private.requests()[since:])
+
+
+def test_verified_cache_is_reused_without_downloads(
+    world: World, env: dict[str, str], venv: Path, spip_map: Path, tmp_path: Path
+) -> None:
+    assert (
+        run_spip(
+            ["install", "--map", str(spip_map), "--python", str(venv), "acme-utils"], env
+        ).returncode
+        == 0
+    )
+    since = world.private.mark()
+    other = make_venv(tmp_path / "other")
+    assert (
+        run_spip(
+            ["install", "--map", str(spip_map), "--python", str(other), "acme-utils"], env
+        ).returncode
+        == 0
+    )
+    assert not any("/packages/" in e["path"] for e in world.private.requests()[since:])
+
+
+def test_project_pages_are_revalidated_not_refetched(
+    world: World, env: dict[str, str], tmp_path: Path
+) -> None:
+    # A static index (http.server sends Last-Modified and answers 304 to If-Modified-Since).
+    root = tmp_path / "static"
+    page = root / "simple" / "static-pkg"
+    page.mkdir(parents=True)
+    wheel = build_wheel(root / "files", "static-pkg", "1.0.0")
+    import hashlib
+
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    (page / "index.html").write_text(
+        f'<a href="../../files/{wheel.name}#sha256={digest}">{wheel.name}</a>'
+    )
+    log = tmp_path / "static.log"
+    port_file = tmp_path / "port"
+    code = (
+        "import functools, http.server, sys, pathlib\n"
+        "class H(http.server.SimpleHTTPRequestHandler):\n"
+        "    def log_message(self, fmt, *args):\n"
+        "        with open(sys.argv[3], 'a') as f: f.write(fmt % args + '\\n')\n"
+        "server = http.server.ThreadingHTTPServer(('127.0.0.1', 0),"
+        " functools.partial(H, directory=sys.argv[1]))\n"
+        "pathlib.Path(sys.argv[2]).write_text(str(server.server_port))\n"
+        "server.serve_forever()\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", code, str(root), str(port_file), str(log)])
+    try:
+        deadline = time.monotonic() + 20
+        while not port_file.exists() or not port_file.read_text():
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        url = f"http://127.0.0.1:{port_file.read_text()}/simple/"
+        spip_map = tmp_path / "spip.toml"
+        spip_map.write_text(f'default = "static"\n[indexes.static]\nurl = "{url}"\n')
+        for number in range(2):
+            target = make_venv(tmp_path / f"v{number}")
+            result = run_spip(
+                ["install", "--map", str(spip_map), "--python", str(target), "static-pkg"], env
+            )
+            assert result.returncode == 0, result.stderr
+        page_hits = [line for line in log.read_text().splitlines() if "/simple/static-pkg/" in line]
+        assert len(page_hits) == 2
+        assert " 200 " in page_hits[0] and " 304 " in page_hits[1]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
