@@ -17,7 +17,7 @@ import time
 import zipfile
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
@@ -38,6 +38,7 @@ from pipx_secure.sourcemap import Index, SourceMap
 
 MAX_REDIRECTS = 5
 MAX_METADATA_BYTES = 16 * 1024 * 1024
+MAX_PAGE_BYTES = 64 * 1024 * 1024
 USER_AGENT = f"spip/{__version__}"
 
 
@@ -50,6 +51,25 @@ class HttpSettings:
     retries: int = 3
     backoff: float = 0.25
     workers: int = 16
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> HttpSettings:
+        """``SPIP_TIMEOUT`` (seconds) and ``SPIP_RETRIES`` override the defaults."""
+        env = os.environ if environ is None else environ
+        settings = cls()
+        try:
+            if env.get("SPIP_TIMEOUT"):
+                timeout = float(env["SPIP_TIMEOUT"])
+                settings = replace(settings, connect_timeout=timeout, read_timeout=timeout)
+            if env.get("SPIP_RETRIES"):
+                settings = replace(settings, retries=max(0, int(env["SPIP_RETRIES"])))
+        except ValueError:
+            from pipx_secure.errors import UsageError
+
+            raise UsageError(
+                "SPIP_TIMEOUT must be a number of seconds and SPIP_RETRIES a whole number"
+            ) from None
+        return settings
 
 
 def _retry(settings: HttpSettings) -> Retry:
@@ -143,7 +163,7 @@ class IndexClient:
         self.source_map = source_map
         self.credentials = credentials
         self.cache = cache
-        self.settings = settings or HttpSettings()
+        self.settings = settings or HttpSettings.from_environ()
         self._pages_session = _page_session(self.settings, cache if http_cache else None)
         self._files_session = _plain_session(self.settings)
         # Two pools: page/metadata tasks may wait on downloads, downloads wait on nothing.
@@ -193,10 +213,37 @@ class IndexClient:
             if response.status_code == 404:
                 return ProjectPage(name=name, url=url, files=(), rejected=(), api_version=None)
             content_type = response.headers.get("Content-Type", "text/html")
-            body = response.content
-            return parse_project_page(body, content_type, response.url or url, name)
+            body = self._bounded_body(response, index, f"project page of {name!r}")
+            try:
+                return parse_project_page(body, content_type, response.url or url, name)
+            except IntegrityError as exc:
+                raise IntegrityError(
+                    f"index {index.name}, project {name!r}: {exc.message}", hint=exc.hint
+                ) from None
         finally:
             response.close()
+
+    def _bounded_body(self, response: requests.Response, index: Index, what: str) -> bytes:
+        """The body, refusing more than MAX_PAGE_BYTES (hostile or broken indexes)."""
+        chunks = []
+        size = 0
+        try:
+            for chunk in response.iter_content(CHUNK):
+                size += len(chunk)
+                if size > MAX_PAGE_BYTES:
+                    raise IntegrityError(
+                        f"index {index.name} ({index.redacted}) sent more than "
+                        f"{MAX_PAGE_BYTES // (1024 * 1024)} MiB for the {what}; refused",
+                        hint="the index is broken or hostile",
+                    )
+                chunks.append(chunk)
+        except requests.RequestException as exc:
+            raise IndexError_(
+                f"index {index.name} ({index.redacted}) failed while sending the {what}: "
+                f"{type(exc).__name__}",
+                hint="the index or network failed mid-transfer; run again",
+            ) from None
+        return b"".join(chunks)
 
     def prefetch_metadata(self, index: Index, link: FileLink) -> None:
         """Start fetching what resolution will need of ``link`` (metadata or the sdist)."""
@@ -295,47 +342,60 @@ class IndexClient:
             found = self.cache.lookup(expected, link.filename)
             if found is not None:
                 return found
-            import hashlib
-
-            hasher = hashlib.new(expected.algorithm)
-            fd, temp = self.cache.temp_file(expected)
-            try:
-                response = self._get(
-                    self._files_session, index, link.url, stream=True, what=link.filename
-                )
+            attempt = 0
+            while True:
                 try:
-                    if response.status_code != 200:
+                    return self._download_once(index, link, expected)
+                except _Interrupted as exc:
+                    # A reset or short read mid-body: retried like a failed connection.
+                    attempt += 1
+                    if attempt > self.settings.retries:
                         raise IndexError_(
-                            f"index {index.name} answered {response.status_code} for "
-                            f"{link.filename} ({RedactedUrl(link.url)})",
-                            hint="the file listed on the project page could not be fetched",
-                        )
-                    with os.fdopen(fd, "wb") as handle:
-                        fd = -1
-                        for chunk in response.iter_content(CHUNK):
-                            hasher.update(chunk)
-                            handle.write(chunk)
-                except requests.RequestException as exc:
+                            f"download of {link.filename} from index {index.name} "
+                            f"({index.redacted}) failed: {exc.reason}",
+                            hint=f"the transfer broke {attempt} times; check the index and "
+                            "network, then run again",
+                        ) from None
+                    time.sleep(self.settings.backoff * (2 ** (attempt - 1)))
+
+    def _download_once(self, index: Index, link: FileLink, expected: Digest) -> Path:
+        import hashlib
+
+        hasher = hashlib.new(expected.algorithm)
+        fd, temp = self.cache.temp_file(expected)
+        try:
+            response = self._get(
+                self._files_session, index, link.url, stream=True, what=link.filename
+            )
+            try:
+                if response.status_code != 200:
                     raise IndexError_(
-                        f"download of {link.filename} from index {index.name} "
-                        f"({index.redacted}) failed: {type(exc).__name__}",
-                        hint="the index or network failed mid-transfer; run again",
-                    ) from None
-                finally:
-                    response.close()
-                actual = hasher.hexdigest()
-                if not expected.matches(actual):
-                    raise IntegrityError(
-                        f"hash mismatch for {link.filename} from index {index.name}: "
-                        f"published {expected}, served {expected.algorithm}:{actual}",
-                        hint="the index served other bytes than it published; nothing was "
-                        "installed",
+                        f"index {index.name} answered {response.status_code} for "
+                        f"{link.filename} ({RedactedUrl(link.url)})",
+                        hint="the file listed on the project page could not be fetched",
                     )
-                return self.cache.commit(temp, expected, link.filename)
+                with os.fdopen(fd, "wb") as handle:
+                    fd = -1
+                    for chunk in response.iter_content(CHUNK):
+                        hasher.update(chunk)
+                        handle.write(chunk)
+            except requests.RequestException as exc:
+                raise _Interrupted(type(exc).__name__) from None
             finally:
-                if fd != -1:
-                    os.close(fd)
-                temp.unlink(missing_ok=True)
+                response.close()
+            actual = hasher.hexdigest()
+            if not expected.matches(actual):
+                raise IntegrityError(
+                    f"hash mismatch for {link.filename} from index {index.name}: "
+                    f"published {expected}, served {expected.algorithm}:{actual}",
+                    hint="the index served other bytes than it published; nothing was "
+                    "installed",
+                )
+            return self.cache.commit(temp, expected, link.filename)
+        finally:
+            if fd != -1:
+                os.close(fd)
+            temp.unlink(missing_ok=True)
 
     # -- HTTP -------------------------------------------------------------------------------
     def _may_authenticate(self, index: Index, url: str) -> bool:
@@ -402,6 +462,14 @@ class IndexClient:
                 )
             return response
         raise IndexError_(f"index {index.name} redirected too many times for {what}")
+
+
+class _Interrupted(Exception):
+    """A transfer broke mid-body (reset, short read): worth another try."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def _quietly(function: Any, *args: Any) -> None:

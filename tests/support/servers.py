@@ -111,3 +111,71 @@ def start_server(
         time.sleep(0.02)
     port = int(port_file.read_text())
     return IndexServer(root, log, process, port, username, password)
+
+
+@dataclass
+class FaultProxy:
+    """A running fault proxy (tests/support/faults.py), stopped by PID."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    rules_file: Path
+    log: Path
+
+    @property
+    def url(self) -> str:
+        """The proxied Simple API root."""
+        return f"http://127.0.0.1:{self.port}/simple/"
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def set_rules(self, rules: list[dict[str, object]]) -> None:
+        """Replace the fault rules (read by the proxy on every request)."""
+        temp = self.rules_file.with_suffix(".tmp")
+        temp.write_text(json.dumps(rules))
+        os.replace(temp, self.rules_file)
+
+    def requests(self) -> list[dict[str, str | None]]:
+        if not self.log.exists():
+            return []
+        return [json.loads(line) for line in self.log.read_text().splitlines() if line]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+def start_fault_proxy(upstream: str, work: Path, *, add_auth: str | None = None) -> FaultProxy:
+    """Start a fault proxy in front of ``upstream`` (an origin like http://127.0.0.1:PORT)."""
+    work.mkdir(parents=True, exist_ok=True)
+    port_file, log, rules = work / "port", work / "proxy.log", work / "rules.json"
+    rules.write_text("[]")
+    argv = [
+        sys.executable,
+        str(HERE / "faults.py"),
+        "--upstream",
+        upstream,
+        "--rules",
+        str(rules),
+        "--port-file",
+        str(port_file),
+        "--log",
+        str(log),
+    ]
+    if add_auth:
+        argv += ["--add-auth", add_auth]
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while not port_file.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("fault proxy failed to start")
+        time.sleep(0.02)
+    return FaultProxy(process, int(port_file.read_text()), rules, log)
