@@ -75,6 +75,13 @@ class ArtifactCache:
         fd, name = tempfile.mkstemp(prefix=".partial-", dir=directory)
         return fd, Path(name)
 
+    def clean_partials(self, digest: Digest) -> None:
+        """Remove temporary files a killed process left (call while holding the lock)."""
+        directory = self._dir(digest)
+        if directory.is_dir():
+            for stale in directory.glob(".partial-*"):
+                stale.unlink(missing_ok=True)
+
     def commit(self, temp: Path, digest: Digest, filename: str) -> Path:
         """Atomically move a verified temporary file into place."""
         final = self.artifact_path(digest, filename)

@@ -342,6 +342,7 @@ class IndexClient:
             found = self.cache.lookup(expected, link.filename)
             if found is not None:
                 return found
+            self.cache.clean_partials(expected)  # a killed run's leftovers: we hold the lock
             attempt = 0
             while True:
                 try:
