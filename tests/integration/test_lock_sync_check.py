@@ -231,7 +231,7 @@ def test_multi_platform_lock(
         str(spip_map),
         "acme-native",
         "--python-version",
-        "3.11",
+        f"{sys.version_info.major}.{sys.version_info.minor}",
         "--platform",
         "manylinux_2_17_x86_64",
         "--platform",
