@@ -311,28 +311,22 @@ class IndexClient:
 
     def download(self, index: Index, link: FileLink) -> Path:
         """The verified artifact in the cache, downloading it if needed (coalesced)."""
-        expected = self._expected(index, link)
-        key = str(expected)
-        with self._lock:
-            future = self._downloads.get(key)
-            if future is None:
-                future = self._download_pool.submit(self._download, index, link, expected)
-                self._downloads[key] = future
-        return future.result()
+        return self._download_future(index, link).result()
 
     def download_many(self, items: Iterable[tuple[Index, FileLink]]) -> list[Path]:
         """Download several artifacts in parallel; results in input order."""
-        futures = []
-        for index, link in items:
-            expected = self._expected(index, link)
-            key = str(expected)
-            with self._lock:
-                future = self._downloads.get(key)
-                if future is None:
-                    future = self._download_pool.submit(self._download, index, link, expected)
-                    self._downloads[key] = future
-            futures.append(future)
+        futures = [self._download_future(index, link) for index, link in items]
         return [f.result() for f in futures]
+
+    def _download_future(self, index: Index, link: FileLink) -> Future[Path]:
+        """One download per digest, shared by every caller in this process."""
+        expected = self._expected(index, link)
+        with self._lock:
+            future = self._downloads.get(str(expected))
+            if future is None:
+                future = self._download_pool.submit(self._download, index, link, expected)
+                self._downloads[str(expected)] = future
+            return future
 
     def _download(self, index: Index, link: FileLink, expected: Digest) -> Path:
         found = self.cache.lookup(expected, link.filename)
