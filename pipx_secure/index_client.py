@@ -208,6 +208,7 @@ class IndexClient:
             url,
             headers={"Accept": ACCEPT_HEADER, "Cache-Control": "max-age=0"},
             what=f"project page of {name!r}",
+            same_origin_only=True,
         )
         try:
             if response.status_code == 404:
@@ -383,8 +384,7 @@ class IndexClient:
                 raise IntegrityError(
                     f"hash mismatch for {link.filename} from index {index.name}: "
                     f"published {expected}, served {expected.algorithm}:{actual}",
-                    hint="the index served other bytes than it published; nothing was "
-                    "installed",
+                    hint="the index served other bytes than it published; nothing was installed",
                 )
             return self.cache.commit(temp, expected, link.filename)
         finally:
@@ -408,6 +408,7 @@ class IndexClient:
         headers: Mapping[str, str] | None = None,
         stream: bool = False,
         what: str,
+        same_origin_only: bool = False,
     ) -> requests.Response:
         current = url
         for _hop in range(MAX_REDIRECTS + 1):
@@ -441,6 +442,19 @@ class IndexClient:
                     raise IntegrityError(
                         f"index {index.name} redirected {what} from https to "
                         f"{RedactedUrl(target)}; refused"
+                    )
+                if (
+                    same_origin_only
+                    and origin_of(target) != index.origin
+                    and origin_of(target)[1] not in index.file_hosts
+                ):
+                    # A project page must come from the index itself: an index that sends
+                    # unknown names elsewhere would hand a private name to a public index.
+                    raise IntegrityError(
+                        f"index {index.name} ({index.redacted}) redirected the {what} to "
+                        f"another origin ({RedactedUrl(target)}); refused",
+                        hint="a project page must come from its assigned index; if that host "
+                        "is the index's own, list it in the index's file-hosts",
                     )
                 current = target
                 continue

@@ -307,3 +307,16 @@ def test_wheel_whose_metadata_names_another_project(
         assert tree_digest(venv.parent.parent) == before
     finally:
         server.stop()
+
+
+def test_page_redirected_to_another_index_is_refused(
+    world: World, proxied_env: dict[str, str], venv: Path, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    # A "forwarding" private index: it sends a name it lacks to the public index.
+    public_origin = world.public.url[: -len("/simple/")]
+    rules = [{"path": "^/simple/acme-core/", "fault": "redirect", "location": public_origin}]
+    result = attempt(tmp_path, world, proxy, proxied_env, venv, rules, "acme-core")
+    assert result.returncode == 7
+    assert "another origin" in result.stderr and "acme-core" in result.stderr
+    assert world.marker_files() == []
+    assert installed(venv) == {}
