@@ -320,3 +320,90 @@ def test_page_redirected_to_another_index_is_refused(
     assert "another origin" in result.stderr and "acme-core" in result.stderr
     assert world.marker_files() == []
     assert installed(venv) == {}
+
+
+def _json_page_with_metadata(
+    world: World, proxy: FaultProxy, metadata: bytes, advertised: bytes
+) -> str:
+    import base64
+    import hashlib
+    import urllib.request
+
+    request = urllib.request.Request(f"{world.private.url}acme-core/")
+    token = base64.b64encode(f"{USERNAME}:{world.password}".encode()).decode()
+    request.add_header("Authorization", f"Basic {token}")
+    html = urllib.request.urlopen(request).read().decode()
+    digest = html.split("acme_core-1.1.0-py3-none-any.whl#sha256=")[1].split('"')[0]
+    return json.dumps(
+        {
+            "meta": {"api-version": "1.1"},
+            "name": "acme-core",
+            "files": [
+                {
+                    "filename": "acme_core-1.1.0-py3-none-any.whl",
+                    "url": f"{proxy.origin}/packages/acme_core-1.1.0-py3-none-any.whl",
+                    "hashes": {"sha256": digest},
+                    "core-metadata": {"sha256": hashlib.sha256(advertised).hexdigest()},
+                    "requires-python": ">=3.8",
+                    "size": 1000,
+                }
+            ],
+        }
+    )
+
+
+def test_json_page_and_pep658_metadata_are_used(
+    world: World, proxied_env: dict[str, str], venv: Path, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    metadata = b"Metadata-Version: 2.1\nName: acme-core\nVersion: 1.1.0\n"
+    page = _json_page_with_metadata(world, proxy, metadata, metadata)
+    rules = [
+        {
+            "path": "^/simple/acme-core/",
+            "fault": "body",
+            "content_type": "application/vnd.pypi.simple.v1+json",
+            "body": page,
+        },
+        {
+            "path": r"\.whl\.metadata$",
+            "fault": "body",
+            "content_type": "text/plain",
+            "body": metadata.decode(),
+        },
+    ]
+    result = attempt(tmp_path, world, proxy, proxied_env, venv, rules, "--dry-run", "acme-core")
+    assert result.returncode == 0, result.stderr
+    assert "acme-core 1.1.0  [private]" in result.stdout
+    paths = [e["path"] for e in proxy.requests()]
+    assert any(p.endswith(".whl.metadata") for p in paths)
+    assert not any(p.endswith(".whl") for p in paths)  # resolution never needed the wheel
+    accepts = [e for e in world.private.requests() if e["path"] == "/simple/acme-core/"]
+    assert accepts  # (the proxy forwards nothing for the page here; the Accept header is
+    # asserted on what spip sends instead)
+    result = attempt(tmp_path, world, proxy, proxied_env, venv, rules, "acme-core")
+    assert result.returncode == 0, result.stderr
+    assert installed(venv) == {"acme-core": "1.1.0"}
+
+
+def test_pep658_metadata_with_wrong_hash_is_refused(
+    world: World, proxied_env: dict[str, str], venv: Path, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    metadata = b"Metadata-Version: 2.1\nName: acme-core\nVersion: 1.1.0\nRequires-Dist: evil\n"
+    page = _json_page_with_metadata(world, proxy, metadata, b"something else")
+    rules = [
+        {
+            "path": "^/simple/acme-core/",
+            "fault": "body",
+            "content_type": "application/vnd.pypi.simple.v1+json",
+            "body": page,
+        },
+        {
+            "path": r"\.whl\.metadata$",
+            "fault": "body",
+            "content_type": "text/plain",
+            "body": metadata.decode(),
+        },
+    ]
+    result = attempt(tmp_path, world, proxy, proxied_env, venv, rules, "acme-core")
+    assert result.returncode == 7
+    assert "metadata" in result.stderr and "acme_core-1.1.0" in result.stderr
