@@ -67,6 +67,7 @@ def main() -> None:
             entry = {
                 "path": self.path,
                 "authorization": self.headers.get("Authorization"),
+                "accept": self.headers.get("Accept"),
                 "fault": fault,
             }
             with LOCK, open(args.log, "a", encoding="utf-8") as handle:
