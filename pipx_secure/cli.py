@@ -902,12 +902,13 @@ def cmd_audit(args: argparse.Namespace) -> int:
         source_map = _load_map(args.map)
         assert isinstance(source_map, SourceMap)
         target = probe(choose_python(args.python))
-        report = audit_environment(
-            source_map,
-            target,
-            ArtifactCache(default_cache_dir()),
-            exposure=not args.no_exposure,
-        )
+        with _status(args, f"Auditing {len(target.installed)} distributions"):
+            report = audit_environment(
+                source_map,
+                target,
+                ArtifactCache(default_cache_dir()),
+                exposure=not args.no_exposure,
+            )
     except SpipError as exc:
         _err(f"spip: error: could not audit: {exc.render()}")
         return 2
