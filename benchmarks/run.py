@@ -159,6 +159,32 @@ class Bench:
                 seconds, rss, status = run_measured(argv, env)
                 results.setdefault(scenario, {}).setdefault(tool, []).append([seconds, rss, status])
                 print(f"  {scenario:8} {tool:5} {seconds:7.2f} s  {rss / 1024:6.0f} MiB")
+        # The offline pip step spip ends with, run by pip alone over the same wheel files
+        # (pip's own byte-compilation included): the floor spip is measured against.
+        venv = make_venv(self.work / "venv-offline")
+        wheel_dirs = [self.work / "public", self.work / "private"]
+        pins = sorted(
+            "{}=={}".format(*wheel.name.split("-")[:2])
+            for directory in wheel_dirs
+            for wheel in directory.glob("*.whl")
+        )
+        argv = [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(venv),
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-index",
+            "--no-deps",
+            *[f"--find-links={d}" for d in wheel_dirs],
+            *pins,
+        ]
+        seconds, rss, status = run_measured(argv, dict(self.env, PIP_CONFIG_FILE=os.devnull))
+        results.setdefault("offline", {}).setdefault("pip", []).append([seconds, rss, status])
+        print(f"  offline  pip   {seconds:7.2f} s  {rss / 1024:6.0f} MiB")
 
 
 def micro() -> dict[str, float]:
@@ -312,6 +338,7 @@ def main() -> int:
             f"{'scenario':9} {'tool':5} {'median':>8} {'min-max':>15} {'peak RSS':>9} "
             f"{'spip/tool':>9}"
         )
+        offline = summary.pop("offline", {}).get("pip")
         for scenario, tools in summary.items():
             spip_median = tools["spip"]["median_s"]
             for tool, row in tools.items():
@@ -321,6 +348,14 @@ def main() -> int:
                     f"{row['min_s']:6.2f}-{row['max_s']:<6.2f}s {row['peak_rss_mib']:7.0f}MiB "
                     f"{ratio:>9}"
                 )
+        if offline:
+            print(
+                f"offline pip step alone (pip --no-index over the same wheels): "
+                f"{offline['median_s']:.2f}s; spip cold / that = "
+                f"{summary['cold']['spip']['median_s'] / offline['median_s']:.2f}x, warm / "
+                f"that = {summary['warm']['spip']['median_s'] / offline['median_s']:.2f}x"
+            )
+            summary["offline"] = {"pip": offline}
         for key, value in figures.items():
             print(f"{key}: {value:.1f} ms")
         out = WORK
