@@ -428,6 +428,13 @@ class IndexClient:
                     timeout=(self.settings.connect_timeout, self.settings.read_timeout),
                     verify=str(index.ca_bundle) if index.ca_bundle else True,
                 )
+            except requests.exceptions.SSLError:
+                raise IndexError_(
+                    f"index {index.name} ({index.redacted}): its TLS certificate is not trusted "
+                    f"(while fetching {what})",
+                    hint=f"set `ca-bundle` for [indexes.{index.name}] in the source map to the "
+                    "CA certificate that signed it",
+                ) from None
             except requests.RequestException as exc:
                 raise IndexError_(
                     f"index {index.name} ({index.redacted}) unreachable while fetching {what}: "

@@ -36,6 +36,8 @@ def main() -> None:
     parser.add_argument("--port-file", required=True)
     parser.add_argument("--log", required=True)
     parser.add_argument("--htpasswd")
+    parser.add_argument("--certfile", help="serve HTTPS with this certificate chain")
+    parser.add_argument("--keyfile")
     args = parser.parse_args()
     options = {"roots": [args.root], "disable_fallback": True}
     if args.htpasswd:
@@ -58,6 +60,12 @@ def main() -> None:
         return app(environ, start_response)
 
     server = make_server("127.0.0.1", 0, logged, server_class=_Server, handler_class=_QuietHandler)
+    if args.certfile:
+        import ssl
+
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.certfile, args.keyfile)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     with open(args.port_file + ".tmp", "w", encoding="utf-8") as handle:
         handle.write(str(server.server_port))
     import os

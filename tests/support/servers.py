@@ -25,11 +25,12 @@ class IndexServer:
     port: int
     username: str | None = None
     password: str | None = field(default=None, repr=False)
+    scheme: str = "http"
 
     @property
     def url(self) -> str:
         """The Simple API root, with a trailing slash, without credentials."""
-        return f"http://127.0.0.1:{self.port}/simple/"
+        return f"{self.scheme}://127.0.0.1:{self.port}/simple/"
 
     @property
     def pid(self) -> int:
@@ -73,7 +74,12 @@ class IndexServer:
 
 
 def start_server(
-    root: Path, work: Path, *, username: str | None = None, password: str | None = None
+    root: Path,
+    work: Path,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    tls: tuple[Path, Path] | None = None,
 ) -> IndexServer:
     """Start pypiserver serving ``root``; basic auth when a username is given."""
     work.mkdir(parents=True, exist_ok=True)
@@ -100,6 +106,8 @@ def start_server(
         table.set_password(username, password)
         table.save()
         argv += ["--htpasswd", str(htpasswd)]
+    if tls is not None:
+        argv += ["--certfile", str(tls[0]), "--keyfile", str(tls[1])]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PYTHON"))}
     stderr = open(work / "server.err", "wb")  # noqa: SIM115 - closed with the process
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=stderr, env=env)
@@ -110,7 +118,7 @@ def start_server(
             raise RuntimeError(f"index server failed: {(work / 'server.err').read_text()}")
         time.sleep(0.02)
     port = int(port_file.read_text())
-    return IndexServer(root, log, process, port, username, password)
+    return IndexServer(root, log, process, port, username, password, "https" if tls else "http")
 
 
 @dataclass
