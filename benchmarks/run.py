@@ -357,7 +357,8 @@ def main() -> int:
             )
             summary["offline"] = {"pip": offline}
         for key, value in figures.items():
-            print(f"{key}: {value:.1f} ms")
+            unit = "us" if key.endswith("_us") else "ms"
+            print(f"{key}: {value:.1f} {unit}")
         out = WORK
         out.mkdir(parents=True, exist_ok=True)
         (out / "results.json").write_text(
