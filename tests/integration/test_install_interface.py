@@ -456,3 +456,45 @@ def test_help_for_every_command(env: dict[str, str], command: list[str]) -> None
     result = run_spip([*command, "--help"], env)
     assert result.returncode == 0
     assert result.stdout.startswith("usage: spip " + " ".join(command))
+
+
+def test_progress_on_a_terminal_and_quiet_in_a_pipe(
+    world: World, env: dict[str, str], venv: Path, spip_map: Path
+) -> None:
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    argv = [
+        sys.executable,
+        "-m",
+        "pipx_secure",
+        "install",
+        "--map",
+        str(spip_map),
+        "--python",
+        str(venv),
+        "acme-utils",
+    ]
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        argv, env=dict(env, TERM="xterm"), stdin=follower, stdout=follower, stderr=follower
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    process.wait(timeout=120)
+    os.close(leader)
+    screen = b"".join(chunks).decode(errors="replace")
+    assert process.returncode == 0
+    assert "Resolving" in screen  # the spinner, on a terminal
+    piped = install(spip_map, make_venv(venv.parent.parent.parent / "piped"), env, "acme-utils")
+    assert "Resolving" not in piped.stdout + piped.stderr
