@@ -472,12 +472,13 @@ def cmd_install(args: argparse.Namespace) -> int:
     pre = args.pre or any(opt == "--pre" for opt, _v, _l in combined.options)
     policy, per_name = _binary_policy(args)
     target = probe(choose_python(args.python))
-    reqs = requirements_to_reqs(combined.requirements, target.markers)
+    reqs = requirements_to_reqs(combined.requirements, target.markers, source_map)
     local_lines = [
         line
         for line in combined.requirements
         if (line.path or line.editable or line.requirement is None) and not line.url
     ]
+    direct_lines = [line for line in combined.requirements if line.url]
     constraints = constraints_map(combined.constraints, target.markers)
     from pipx_secure.resolver.settings import ResolveSettings
 
@@ -496,6 +497,7 @@ def cmd_install(args: argparse.Namespace) -> int:
         or args.target
         or args.user
         or local_lines
+        or direct_lines
     ):
         from pipx_secure.provenance import read_provenance
         from pipx_secure.satisfied import already_satisfied
@@ -514,6 +516,7 @@ def cmd_install(args: argparse.Namespace) -> int:
     installer = Installer(source_map, target, cache=ArtifactCache(default_cache_dir()))
     try:
         reqs += [installer.add_local(line) for line in local_lines]
+        reqs += [installer.add_direct(line) for line in direct_lines]
         with _status(args, f"Resolving {len(reqs)} requirement(s) through {source_map.origin}"):
             resolution = installer.resolve(reqs, constraints, settings)
         _secrets_seen.extend(installer.credentials.secrets())
@@ -767,7 +770,13 @@ def cmd_lock(args: argparse.Namespace) -> int:
         environments = [(None, probe(choose_python(args.python)))]
     plans = []
     for marker, target in environments:
-        reqs = requirements_to_reqs(combined.requirements, target.markers)
+        if any(line.url or line.path or line.editable for line in combined.requirements):
+            raise UsageError(
+                "spip lock records packages from indexes only; local paths, editables and "
+                "direct URLs cannot be locked",
+                hint="publish them to an index routed in the map, or install them separately",
+            )
+        reqs = requirements_to_reqs(combined.requirements, target.markers, source_map)
         installer = Installer(source_map, target, cache=ArtifactCache(default_cache_dir()))
         try:
             resolution = installer.resolve(

@@ -113,12 +113,132 @@ class Installer:
         shutil.rmtree(self._workdir, ignore_errors=True)
 
     # -- local projects and files -----------------------------------------------------------
-    def add_local(self, line: RequirementLine) -> Req:
+    def add_direct(self, line: RequirementLine) -> Req:
+        """A ``name @ URL`` the map's ``[direct-urls]`` allows: fetched, verified, built.
+
+        Archives need a hash (``#sha256=`` or ``--hash``); ``git+`` URLs are cloned at the
+        requested revision and recorded with their commit (PEP 610).  No credential is sent.
+        """
+        assert line.url is not None and line.requirement is not None
+        url = line.url
+        if url.startswith("git+"):
+            return self._add_git(line, url)
+        from urllib.parse import unquote, urlsplit
+
+        from pipx_secure.hashes import SUPPORTED
+        from pipx_secure.redact import strip_userinfo
+
+        parts = urlsplit(url)
+        filename = unquote(parts.path.rsplit("/", 1)[-1])
+        if parts.scheme not in ("http", "https") or not filename.endswith(
+            (".whl", ".tar.gz", ".zip")
+        ):
+            raise PolicyError(
+                f"{line.location}: direct URL {strip_userinfo(url)} is not an http(s) wheel or "
+                "sdist, nor a git+ URL",
+            )
+        expected: list[Digest] = []
+        algorithm, _, value = parts.fragment.partition("=")
+        if algorithm in SUPPORTED and value:
+            expected.append(Digest(algorithm, value.lower()))
+        for item in line.hashes:
+            algo, _, hexdigest = item.partition(":")
+            expected.append(Digest(algo, hexdigest))
+        if not expected:
+            raise PolicyError(
+                f"{line.location}: direct URL {strip_userinfo(url)} has no hash",
+                hint="append #sha256=<digest> to the URL, or add --hash=sha256:<digest>",
+            )
+        target = self._workdir / f"direct-{len(self._local)}" / filename
+        target.parent.mkdir(parents=True)
+        self._fetch_url(strip_userinfo(url.split("#", 1)[0]), target, expected[0], line.location)
+        return self.add_local(
+            line,
+            source=target,
+            direct={
+                "url": strip_userinfo(url.split("#", 1)[0]),
+                "archive_info": {"hashes": {expected[0].algorithm: expected[0].hexdigest}},
+            },
+        )
+
+    def _fetch_url(self, url: str, target: Path, expected: Digest, location: str) -> None:
+        import hashlib
+
+        import requests
+
+        from pipx_secure.errors import IndexError_, IntegrityError
+
+        hasher = hashlib.new(expected.algorithm)
+        try:
+            with requests.Session() as session:
+                session.trust_env = False
+                response = session.get(url, stream=True, timeout=60)
+                if response.status_code != 200:
+                    raise IndexError_(f"{location}: {url} answered HTTP {response.status_code}")
+                with target.open("wb") as handle:
+                    for chunk in response.iter_content(1 << 20):
+                        hasher.update(chunk)
+                        handle.write(chunk)
+        except requests.RequestException as exc:
+            raise IndexError_(f"{location}: cannot fetch {url}: {type(exc).__name__}") from None
+        if not expected.matches(hasher.hexdigest()):
+            raise IntegrityError(f"{location}: hash mismatch for {url}")
+
+    def _add_git(self, line: RequirementLine, url: str) -> Req:
+        import subprocess
+
+        from pipx_secure.errors import BuildError
+        from pipx_secure.redact import strip_userinfo
+
+        repo, _, revision = url[len("git+") :].split("#", 1)[0].partition("@")
+        if "://" in revision:  # user@host form, not a revision
+            repo, revision = url[len("git+") :].split("#", 1)[0], ""
+        checkout = self._workdir / f"git-{len(self._local)}"
+        env = scrubbed_env(self.environ, self.credentials.secrets())
+        env.update(GIT_TERMINAL_PROMPT="0", GIT_CONFIG_NOSYSTEM="1")
+        clone = ["git", "clone", "--quiet", strip_userinfo(repo), str(checkout)]
+        done = subprocess.run(clone, env=env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise BuildError(f"{line.location}: git clone of {strip_userinfo(repo)} failed")
+        if revision:
+            switched = subprocess.run(
+                ["git", "-C", str(checkout), "checkout", "--quiet", revision],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if switched.returncode != 0:
+                raise BuildError(f"{line.location}: no revision {revision!r} in the repository")
+        commit = subprocess.run(
+            ["git", "-C", str(checkout), "rev-parse", "HEAD"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+        vcs_info: dict[str, object] = {"vcs": "git", "commit_id": commit}
+        if revision:
+            vcs_info["requested_revision"] = revision
+        return self.add_local(
+            line, source=checkout, direct={"url": strip_userinfo(repo), "vcs_info": vcs_info}
+        )
+
+    def add_local(
+        self,
+        line: RequirementLine,
+        *,
+        source: Path | None = None,
+        direct: dict[str, object] | None = None,
+    ) -> Req:
         """Build or take a local project, sdist or wheel; its dependencies are routed."""
         from packaging.utils import parse_wheel_filename
 
-        assert line.path is not None
-        source = Path(line.path)
+        given_direct = direct
+        direct = {}
+        if source is None:
+            assert line.path is not None
+            source = Path(line.path)
         if not source.exists():
             raise PolicyError(
                 f"{line.location}: {source} does not exist",
@@ -128,7 +248,7 @@ class Installer:
         if source.is_dir():
             built = self.builder.build_local(source.resolve(), out, editable=line.editable)
             url = source.resolve().as_uri()
-            direct: dict[str, object] = {
+            direct = {
                 "url": url,
                 "dir_info": {"editable": True} if line.editable else {},
             }
@@ -156,7 +276,13 @@ class Installer:
             raise PolicyError(
                 f"{line.location}: {source} is not a project directory, wheel or sdist"
             )
+        direct = given_direct or direct
         name, version, _build, _tags = parse_wheel_filename(built.name)
+        if line.requirement is not None and canonicalize_name(line.requirement.name) != name:
+            raise PolicyError(
+                f"{line.location}: {line.requirement.name} @ ... is really {name} {version}",
+                hint="the name before @ must be the project's name",
+            )
         digest = Digest("sha256", file_digest(built))
         data = read_wheel_metadata(built, built.name)
         local_index = Index(IndexName("local"), source.resolve().parent.as_uri() + "/")

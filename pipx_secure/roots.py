@@ -19,28 +19,57 @@ if TYPE_CHECKING:
     from packaging.requirements import Requirement
 
     from pipx_secure.reqfile import RequirementLine
+    from pipx_secure.sourcemap import SourceMap
 
 __all__ = ["constraints_map", "requirements_to_reqs"]
 
 
-def requirements_to_reqs(lines: Sequence[RequirementLine], markers: Mapping[str, str]) -> list[Req]:
-    """Turn parsed requirement lines into resolver requirements for the target."""
+def direct_url_allowed(line: RequirementLine, source_map: SourceMap | None) -> bool:
+    """Whether ``line`` is a ``name @ URL`` whose host the map's ``[direct-urls]`` allows.
+
+    Raises PolicyError, saying how to allow it, for every other URL requirement.
+    """
+    url = line.url or (line.requirement.url if line.requirement else None)
+    if not url:
+        return False
+    from urllib.parse import urlsplit
+
+    from pipx_secure.redact import redact
+
+    host = (urlsplit(url[len("git+") :] if url.startswith("git+") else url).hostname or "").lower()
+    if line.requirement is None:
+        raise PolicyError(
+            f"{line.location}: direct URL {redact(url)} has no project name",
+            hint="write it as NAME @ URL, and allow NAME from that host in [direct-urls]",
+        )
+    name = line.requirement.name
+    if source_map is not None and host and source_map.direct_url_allowed(name, host):
+        return True
+    raise PolicyError(
+        f"{line.location}: direct URL requirement {name} @ {redact(url)} refused: it bypasses "
+        "the source map",
+        hint=f"publish {name} to an index routed in [packages], or allow this host with "
+        f'[direct-urls] "{canonicalize_name(name)}" = ["{host or "HOST"}"] in spip.toml',
+    )
+
+
+def requirements_to_reqs(
+    lines: Sequence[RequirementLine],
+    markers: Mapping[str, str],
+    source_map: SourceMap | None = None,
+) -> list[Req]:
+    """Turn parsed requirement lines into resolver requirements for the target.
+
+    Local paths and allowed direct URLs are left to ``Installer.add_local``/``add_direct``.
+    """
     reqs: list[Req] = []
     for line in lines:
-        if line.url:
-            raise PolicyError(
-                f"{line.location}: direct URL requirement refused: it would bypass the source map",
-                hint="publish the package to an index and route its name in spip.toml "
-                "[packages]; local paths and -e . are accepted",
-            )
+        if line.url or (line.requirement is not None and line.requirement.url):
+            direct_url_allowed(line, source_map)  # raises unless [direct-urls] allows it
+            continue
         if line.path or line.editable or line.requirement is None:
             continue  # local projects are prepared by Installer.add_local
         requirement: Requirement = line.requirement
-        if requirement.url:
-            raise PolicyError(
-                f"{line.location}: direct URL requirement {requirement.name} @ ... refused",
-                hint="route the package to an index in the source map instead",
-            )
         if requirement.marker is not None and not requirement.marker.evaluate(
             dict(markers, extra="")
         ):

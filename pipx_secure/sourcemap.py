@@ -18,6 +18,9 @@ File format (``spip.toml``, or the same keys under ``[tool.spip]`` in ``pyprojec
     "acme-*" = "private"        # glob pattern
     "internal-tool" = "private" # exact name
 
+    [direct-urls]               # optional: ``name @ URL`` allowed from these hosts only
+    "acme-tool" = ["git.example.internal"]
+
 Parsing is pure (:func:`parse_source_map` takes a mapping and returns frozen values); loading
 from disk is the thin :func:`load_source_map`.  Exact rules beat patterns; between patterns the
 one with more literal characters wins; two equally specific rules that disagree are an error
@@ -56,7 +59,7 @@ _PATTERN_CHARS = re.compile(r"[*?\[]")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _NORMALIZED = re.compile(r"[a-z0-9-]+")
 _SEPARATORS = re.compile(r"[-_.]+")
-_KNOWN_TOP = {"default", "strict", "indexes", "packages"}
+_KNOWN_TOP = {"default", "strict", "indexes", "packages", "direct-urls"}
 _KNOWN_INDEX = {"url", "username", "ca-bundle", "file-hosts"}
 
 
@@ -166,6 +169,7 @@ class SourceMap:
     strict: bool
     origin: str
     notes: tuple[str, ...] = ()
+    direct_hosts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     _exact: Mapping[str, Rule] = field(default_factory=dict, repr=False, compare=False)
     _by_prefix: Mapping[str, tuple[Rule, ...]] = field(
         default_factory=dict, repr=False, compare=False
@@ -222,6 +226,15 @@ class SourceMap:
                 hint=f'add "{name}" = "<index>" under [packages], or a pattern that covers it',
             )
         return Route(name, self.indexes[self.default], RuleKind.DEFAULT, None)
+
+    def direct_url_allowed(self, name: str, host: str) -> bool:
+        """Whether ``[direct-urls]`` lets ``name`` come from a URL on ``host``."""
+        key = canonicalize_name(name)
+        host = host.lower()
+        for pattern, hosts in self.direct_hosts.items():
+            if (pattern == key or _glob(pattern)(key)) and host in hosts:
+                return True
+        return False
 
     def index(self, name: IndexName) -> Index:
         """The index called ``name``."""
@@ -320,7 +333,7 @@ def parse_source_map(
             raise SourceMapError(
                 f"unknown key {key!r}",
                 location=where(key),
-                hint="known keys: default, strict, [indexes.NAME], [packages]",
+                hint="known keys: default, strict, [indexes.NAME], [packages], [direct-urls]",
             )
     strict = data.get("strict", False)
     if not isinstance(strict, bool):
@@ -432,6 +445,22 @@ def parse_source_map(
             continue
         seen[normalized] = rule
         rules.append(rule)
+    raw_direct = data.get("direct-urls", {})
+    if not isinstance(raw_direct, Mapping):
+        raise SourceMapError(
+            "'direct-urls' must be a table of name = [hosts]", location=where("direct-urls")
+        )
+    direct: dict[str, tuple[str, ...]] = {}
+    for raw_key, hosts in raw_direct.items():
+        if not isinstance(hosts, list) or not all(isinstance(h, str) and h for h in hosts):
+            raise SourceMapError(
+                f"direct-urls {raw_key!r} must list host names",
+                location=where(raw_key, "direct-urls"),
+                hint='e.g. "acme-tool" = ["git.example.internal"]',
+            )
+        is_pattern = bool(_PATTERN_CHARS.search(raw_key))
+        key = normalize_pattern(raw_key) if is_pattern else canonicalize_name(raw_key)
+        direct[key] = tuple(sorted({h.lower() for h in hosts}))
     return SourceMap(
         indexes=dict(indexes),
         rules=tuple(rules),
@@ -439,6 +468,7 @@ def parse_source_map(
         strict=strict,
         origin=origin,
         notes=tuple(notes),
+        direct_hosts=direct,
     )
 
 

@@ -1,0 +1,148 @@
+"""Direct URL requirements: refused unless [direct-urls] allows that host for that name."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import World
+from tests.support.environment import installed, run_spip, site_packages
+from tests.support.packages import write_local_project
+
+pytestmark = pytest.mark.slow
+
+
+def allow(world: World, path: Path, rules: str) -> Path:
+    world.write_map(path)
+    path.write_text(path.read_text() + "[direct-urls]\n" + rules)
+    return path
+
+
+def wheel_url(world: World) -> tuple[str, str]:
+    base = world.public.url[: -len("simple/")]
+    wheel = next(world.public.root.glob("requests_lite-2.0.0-*.whl"))
+    return f"{base}packages/{wheel.name}", hashlib.sha256(wheel.read_bytes()).hexdigest()
+
+
+def test_allowed_archive_url_with_hash(
+    world: World, env: dict[str, str], venv: Path, tmp_path: Path
+) -> None:
+    url, digest = wheel_url(world)
+    spip_map = allow(world, tmp_path / "spip.toml", '"requests-lite" = ["127.0.0.1"]\n')
+    result = run_spip(
+        [
+            "install",
+            "--map",
+            str(spip_map),
+            "--python",
+            str(venv),
+            f"requests-lite @ {url}#sha256={digest}",
+        ],
+        env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert installed(venv) == {"requests-lite": "2.0.0"}
+    direct = json.loads(
+        next(site_packages(venv).glob("requests_lite-*.dist-info"))
+        .joinpath("direct_url.json")
+        .read_text()
+    )
+    assert direct["url"] == url and direct["archive_info"]["hashes"]["sha256"] == digest
+
+
+def test_allowed_archive_url_without_hash_is_refused(
+    world: World, env: dict[str, str], venv: Path, tmp_path: Path
+) -> None:
+    url, _digest = wheel_url(world)
+    spip_map = allow(world, tmp_path / "spip.toml", '"requests-lite" = ["127.0.0.1"]\n')
+    result = run_spip(
+        ["install", "--map", str(spip_map), "--python", str(venv), f"requests-lite @ {url}"], env
+    )
+    assert result.returncode == 3 and "no hash" in result.stderr
+    assert installed(venv) == {}
+
+
+def test_url_from_a_host_the_map_does_not_allow(
+    world: World, env: dict[str, str], venv: Path, tmp_path: Path
+) -> None:
+    url, digest = wheel_url(world)
+    spip_map = allow(world, tmp_path / "spip.toml", '"requests-lite" = ["files.example"]\n')
+    result = run_spip(
+        [
+            "install",
+            "--map",
+            str(spip_map),
+            "--python",
+            str(venv),
+            f"requests-lite @ {url}#sha256={digest}",
+        ],
+        env,
+    )
+    assert result.returncode == 3
+    assert '[direct-urls] "requests-lite" = ["127.0.0.1"]' in result.stderr
+    assert installed(venv) == {}
+
+
+def test_allowed_git_url_records_the_commit(
+    world: World, env: dict[str, str], venv: Path, tmp_path: Path
+) -> None:
+    project = write_local_project(tmp_path / "work", "acme-gitpkg", "0.3.0", requires=["acme-core"])
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    subprocess.run([*git, "init", "-q", str(project)], check=True)
+    subprocess.run([*git, "-C", str(project), "add", "."], check=True)
+    subprocess.run([*git, "-C", str(project), "commit", "-q", "-m", "v0.3.0"], check=True)
+    subprocess.run([*git, "-C", str(project), "tag", "v0.3.0"], check=True)
+    served = tmp_path / "served"
+    served.mkdir()
+    subprocess.run(
+        ["git", "clone", "-q", "--bare", str(project), str(served / "repo.git")], check=True
+    )
+    subprocess.run(["git", "-C", str(served / "repo.git"), "update-server-info"], check=True)
+    commit = subprocess.run(
+        ["git", "-C", str(project), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    port_file = tmp_path / "port"
+    code = (
+        "import functools, http.server, sys, pathlib\n"
+        "server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), functools.partial("
+        "http.server.SimpleHTTPRequestHandler, directory=sys.argv[1]))\n"
+        "pathlib.Path(sys.argv[2]).write_text(str(server.server_port))\n"
+        "server.serve_forever()\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, str(served), str(port_file)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not port_file.exists() or not port_file.read_text():
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        url = f"git+http://127.0.0.1:{port_file.read_text()}/repo.git@v0.3.0"
+        spip_map = allow(world, tmp_path / "spip.toml", '"acme-gitpkg" = ["127.0.0.1"]\n')
+        result = run_spip(
+            ["install", "--map", str(spip_map), "--python", str(venv), f"acme-gitpkg @ {url}"], env
+        )
+        assert result.returncode == 0, result.stderr
+        assert installed(venv) == {"acme-gitpkg": "0.3.0", "acme-core": "1.1.0"}
+        direct = json.loads(
+            next(site_packages(venv).glob("acme_gitpkg-*.dist-info"))
+            .joinpath("direct_url.json")
+            .read_text()
+        )
+        assert direct["vcs_info"] == {
+            "vcs": "git",
+            "commit_id": commit,
+            "requested_revision": "v0.3.0",
+        }
+        assert world.marker_files() == []
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
