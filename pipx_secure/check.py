@@ -18,8 +18,9 @@ be read).  The JSON report (``--json``) has this schema (version 1)::
 Finding kinds: ``unmatched`` (strict map, no rule), ``conflict`` (equally specific rules
 disagree), ``unused-rule`` (a warning, which does not fail the check: a rule that matches no listed
 name; only when files are given),
-``requirement-file`` (refused option or malformed line), ``direct-url`` (URL / path
-requirement), ``lock-index`` (a lock's index disagrees with the map), ``lock-direct`` (a lock's
+``requirement-file`` (refused option or malformed line), ``direct-url`` (a URL
+requirement that ``[direct-urls]`` does not allow), ``local-path`` (a warning: a local path or
+editable), ``lock-index`` (a lock's index disagrees with the map), ``lock-direct`` (a lock's
 direct source), ``not-on-index`` (``--online``: pinned version missing on its index).
 """
 
@@ -160,14 +161,32 @@ def run_check(map_path: Path | None, files: list[Path], *, online: bool = False)
         except RequirementFileError as exc:
             findings.append(Finding("requirement-file", exc.location or str(path), exc.render()))
             continue
+        from pipx_secure.roots import direct_url_allowed
+
         for line in parsed.requirements + parsed.constraints:
-            if line.url or line.path or line.editable or line.requirement is None:
+            if line.url:
+                try:
+                    direct_url_allowed(line, source_map)
+                except PolicyError as exc:
+                    name = line.requirement.name if line.requirement else None
+                    findings.append(
+                        Finding(
+                            "direct-url",
+                            line.location,
+                            exc.render(),
+                            canonicalize_name(name) if name else None,
+                        )
+                    )
+                continue
+            if line.path or line.editable or line.requirement is None:
                 findings.append(
                     Finding(
-                        "direct-url",
+                        "local-path",
                         line.location,
-                        "direct URL, local path or editable requirement bypasses the source map",
+                        "local path or editable requirement: built from the working tree, not "
+                        "from an index (its dependencies are still routed)",
                         None,
+                        severity="warning",
                     )
                 )
                 continue
@@ -176,15 +195,6 @@ def run_check(map_path: Path | None, files: list[Path], *, online: bool = False)
             specs = list(requirement.specifier)
             if len(specs) == 1 and specs[0].operator == "==" and "*" not in specs[0].version:
                 pins.append((canonicalize_name(requirement.name), specs[0].version, line.location))
-            if requirement.url:
-                findings.append(
-                    Finding(
-                        "direct-url",
-                        line.location,
-                        f"{requirement.name} @ URL bypasses the source map",
-                        canonicalize_name(requirement.name),
-                    )
-                )
     if files:
         for rule in source_map.rules:
             if rule.raw not in used_rules and rule.kind in (RuleKind.EXACT, RuleKind.PATTERN):

@@ -146,3 +146,19 @@ def test_allowed_git_url_records_the_commit(
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_check_respects_direct_urls(world: World, env: dict[str, str], tmp_path: Path) -> None:
+    url, digest = wheel_url(world)
+    reqs = tmp_path / "requirements.txt"
+    reqs.write_text(f"requests-lite @ {url}#sha256={digest}\n./local-project\n")
+    allowed = allow(world, tmp_path / "allowed.toml", '"requests-lite" = ["127.0.0.1"]\n')
+    ok = run_spip(["check", "--map", str(allowed), "--json", str(reqs)], env)
+    assert ok.returncode == 0, ok.stdout
+    kinds = [f["kind"] for f in json.loads(ok.stdout)["findings"]]
+    assert "direct-url" not in kinds and "local-path" in kinds
+    world.write_map(tmp_path / "plain.toml")
+    refused = run_spip(["check", "--map", str(tmp_path / "plain.toml"), "--json", str(reqs)], env)
+    assert refused.returncode == 1
+    finding = next(f for f in json.loads(refused.stdout)["findings"] if f["kind"] == "direct-url")
+    assert finding["package"] == "requests-lite" and "[direct-urls]" in finding["message"]
