@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,7 @@ import pytest
 from tests.conftest import World
 from tests.support.environment import installed, run_spip, site_packages
 from tests.support.packages import write_local_project
+from tests.support.servers import start_static_server
 
 pytestmark = pytest.mark.slow
 
@@ -107,25 +106,9 @@ def test_allowed_git_url_records_the_commit(
     commit = subprocess.run(
         ["git", "-C", str(project), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
     ).stdout.strip()
-    port_file = tmp_path / "port"
-    code = (
-        "import functools, http.server, sys, pathlib\n"
-        "server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), functools.partial("
-        "http.server.SimpleHTTPRequestHandler, directory=sys.argv[1]))\n"
-        "pathlib.Path(sys.argv[2]).write_text(str(server.server_port))\n"
-        "server.serve_forever()\n"
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-c", code, str(served), str(port_file)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    static = start_static_server(served, tmp_path / "git-server")
     try:
-        deadline = time.monotonic() + 20
-        while not port_file.exists() or not port_file.read_text():
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        url = f"git+http://127.0.0.1:{port_file.read_text()}/repo.git@v0.3.0"
+        url = f"git+{static.origin}/repo.git@v0.3.0"
         spip_map = allow(world, tmp_path / "spip.toml", '"acme-gitpkg" = ["127.0.0.1"]\n')
         result = run_spip(
             ["install", "--map", str(spip_map), "--python", str(venv), f"acme-gitpkg @ {url}"], env
@@ -144,8 +127,7 @@ def test_allowed_git_url_records_the_commit(
         }
         assert world.marker_files() == []
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        static.stop()
 
 
 def test_check_respects_direct_urls(world: World, env: dict[str, str], tmp_path: Path) -> None:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +9,7 @@ import pytest
 from tests.conftest import World
 from tests.support.environment import installed, make_venv, run_spip
 from tests.support.packages import build_wheel
+from tests.support.servers import start_static_server
 
 pytestmark = pytest.mark.slow
 
@@ -71,25 +69,9 @@ def test_project_pages_are_revalidated_not_refetched(
     (page / "index.html").write_text(
         f'<a href="../../files/{wheel.name}#sha256={digest}">{wheel.name}</a>'
     )
-    log = tmp_path / "static.log"
-    port_file = tmp_path / "port"
-    code = (
-        "import functools, http.server, sys, pathlib\n"
-        "class H(http.server.SimpleHTTPRequestHandler):\n"
-        "    def log_message(self, fmt, *args):\n"
-        "        with open(sys.argv[3], 'a') as f: f.write(fmt % args + '\\n')\n"
-        "server = http.server.ThreadingHTTPServer(('127.0.0.1', 0),"
-        " functools.partial(H, directory=sys.argv[1]))\n"
-        "pathlib.Path(sys.argv[2]).write_text(str(server.server_port))\n"
-        "server.serve_forever()\n"
-    )
-    process = subprocess.Popen([sys.executable, "-c", code, str(root), str(port_file), str(log)])
+    static = start_static_server(root, tmp_path / "static-server")
     try:
-        deadline = time.monotonic() + 20
-        while not port_file.exists() or not port_file.read_text():
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        url = f"http://127.0.0.1:{port_file.read_text()}/simple/"
+        url = f"{static.origin}/simple/"
         spip_map = tmp_path / "spip.toml"
         spip_map.write_text(f'default = "static"\n[indexes.static]\nurl = "{url}"\n')
         for number in range(2):
@@ -98,9 +80,8 @@ def test_project_pages_are_revalidated_not_refetched(
                 ["install", "--map", str(spip_map), "--python", str(target), "static-pkg"], env
             )
             assert result.returncode == 0, result.stderr
-        page_hits = [line for line in log.read_text().splitlines() if "/simple/static-pkg/" in line]
+        page_hits = [line for line in static.log_lines() if "/simple/static-pkg/" in line]
         assert len(page_hits) == 2
         assert " 200 " in page_hits[0] and " 304 " in page_hits[1]
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        static.stop()

@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import USERNAME, World
 from tests.support.environment import installed, run_spip, store_password, tree_digest
+from tests.support.servers import start_static_server
 
 pytestmark = pytest.mark.slow
 
@@ -226,9 +227,11 @@ def test_hash_mismatch_is_refused(
             listing.replace('href="/packages/', f'href="{server.url[: -len("simple/")]}packages/')
         )
         (tmp_path / "evil" / wheel.name).replace(wheel)  # the served file changes
-        static = _static_server(tmp_path / "static", tmp_path / "static-server")
+        static = start_static_server(tmp_path / "static", tmp_path / "static-server")
         try:
-            spip_map.write_text(spip_map.read_text().replace(server.url, static))
+            spip_map.write_text(
+                spip_map.read_text().replace(server.url, f"{static.origin}/simple/")
+            )
             before = tree_digest(venv.parent.parent)
             result = spip_install(spip_map, venv, env, "tampered-pkg")
             assert result.returncode == 7, result.stderr
@@ -239,48 +242,9 @@ def test_hash_mismatch_is_refused(
             assert not [p for p in cache.rglob("*.whl") if "tampered" in p.name]
             assert not [p for p in cache.rglob(".partial-*")]
         finally:
-            _stop(static_pid=_STATIC[static])
+            static.stop()
     finally:
         server.stop()
-
-
-_STATIC: dict[str, object] = {}
-
-
-def _static_server(root: Path, work: Path) -> str:
-    import subprocess
-    import sys
-    import time
-
-    work.mkdir(parents=True, exist_ok=True)
-    port_file = work / "port"
-    code = (
-        "import functools, http.server, sys, pathlib\n"
-        "handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])\n"
-        "server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)\n"
-        "pathlib.Path(sys.argv[2]).write_text(str(server.server_port))\n"
-        "server.serve_forever()\n"
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-c", code, str(root), str(port_file)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 20
-    while not port_file.exists() or not port_file.read_text():
-        assert process.poll() is None and time.monotonic() < deadline
-        time.sleep(0.02)
-    url = f"http://127.0.0.1:{port_file.read_text()}/simple/"
-    _STATIC[url] = process
-    return url
-
-
-def _stop(static_pid: object) -> None:
-    import subprocess
-
-    assert isinstance(static_pid, subprocess.Popen)
-    static_pid.terminate()
-    static_pid.wait(timeout=10)
 
 
 def test_without_default_pip_configured_index_is_used_and_extras_ignored(

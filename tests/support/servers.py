@@ -15,6 +15,74 @@ from urllib.parse import unquote
 HERE = Path(__file__).resolve().parent
 
 
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Stop a server we started, by its PID: terminate, then kill after a timeout."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def wait_for_port(process: subprocess.Popen[bytes], port_file: Path, what: str) -> int:
+    """The port a server wrote once bound (it writes the file atomically)."""
+    deadline = time.monotonic() + 30
+    while not port_file.exists() or not port_file.read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop_process(process)
+            raise RuntimeError(f"{what} failed to start")
+        time.sleep(0.02)
+    return int(port_file.read_text())
+
+
+@dataclass
+class StaticServer:
+    """Python's http.server over a directory (Last-Modified, 304s, a request log)."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log_lines(self) -> list[str]:
+        return self.log.read_text().splitlines() if self.log.exists() else []
+
+    def stop(self) -> None:
+        """Stop the server by its PID."""
+        stop_process(self.process)
+
+
+_STATIC = """
+import functools, http.server, os, pathlib, sys
+class Handler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, fmt, *args):
+        with open(sys.argv[3], "a") as handle:
+            handle.write(fmt % args + "\\n")
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                         functools.partial(Handler, directory=sys.argv[1]))
+pathlib.Path(sys.argv[2] + ".tmp").write_text(str(server.server_port))
+os.replace(sys.argv[2] + ".tmp", sys.argv[2])
+server.serve_forever()
+"""
+
+
+def start_static_server(root: Path, work: Path) -> StaticServer:
+    """Serve ``root`` read-only on 127.0.0.1 (a static index, a dumb git repository...)."""
+    work.mkdir(parents=True, exist_ok=True)
+    port_file, log = work / "port", work / "static.log"
+    process = subprocess.Popen(
+        [sys.executable, "-c", _STATIC, str(root), str(port_file), str(log)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return StaticServer(process, wait_for_port(process, port_file, "static server"), log)
+
+
 @dataclass
 class IndexServer:
     """A running pypiserver with an access log."""
@@ -64,13 +132,7 @@ class IndexServer:
 
     def stop(self) -> None:
         """Stop the server by its PID."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process)
 
 
 def start_server(
@@ -111,13 +173,7 @@ def start_server(
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PYTHON"))}
     stderr = open(work / "server.err", "wb")  # noqa: SIM115 - closed with the process
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=stderr, env=env)
-    deadline = time.monotonic() + 30
-    while not port_file.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"index server failed: {(work / 'server.err').read_text()}")
-        time.sleep(0.02)
-    port = int(port_file.read_text())
+    port = wait_for_port(process, port_file, "index server")
     return IndexServer(root, log, process, port, username, password, "https" if tls else "http")
 
 
@@ -151,13 +207,8 @@ class FaultProxy:
         return [json.loads(line) for line in self.log.read_text().splitlines() if line]
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        """Stop the proxy by its PID."""
+        stop_process(self.process)
 
 
 def start_fault_proxy(upstream: str, work: Path, *, add_auth: str | None = None) -> FaultProxy:
@@ -180,10 +231,4 @@ def start_fault_proxy(upstream: str, work: Path, *, add_auth: str | None = None)
     if add_auth:
         argv += ["--add-auth", add_auth]
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while not port_file.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError("fault proxy failed to start")
-        time.sleep(0.02)
-    return FaultProxy(process, int(port_file.read_text()), rules, log)
+    return FaultProxy(process, wait_for_port(process, port_file, "fault proxy"), rules, log)
