@@ -425,6 +425,8 @@ class IndexClient:
                     headers=request_headers,
                     stream=stream,
                     allow_redirects=False,
+                    # HTTP(S)_PROXY / NO_PROXY from the environment, decided per URL.
+                    proxies=requests.utils.get_environ_proxies(current, no_proxy=None),
                     timeout=(self.settings.connect_timeout, self.settings.read_timeout),
                     verify=str(index.ca_bundle) if index.ca_bundle else True,
                 )

@@ -172,7 +172,12 @@ class Installer:
         try:
             with requests.Session() as session:
                 session.trust_env = False
-                response = session.get(url, stream=True, timeout=60)
+                response = session.get(
+                    url,
+                    stream=True,
+                    timeout=60,
+                    proxies=requests.utils.get_environ_proxies(url, no_proxy=None),
+                )
                 if response.status_code != 200:
                     raise IndexError_(f"{location}: {url} answered HTTP {response.status_code}")
                 with target.open("wb") as handle:

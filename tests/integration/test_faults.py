@@ -406,3 +406,35 @@ def test_pep658_metadata_with_wrong_hash_is_refused(
     result = attempt(tmp_path, world, proxy, proxied_env, venv, rules, "acme-core")
     assert result.returncode == 7
     assert "metadata" in result.stderr and "acme_core-1.1.0" in result.stderr
+
+
+def test_environment_proxy_is_used_and_no_proxy_honoured(
+    world: World, env: dict[str, str], venv: Path, tmp_path: Path, spip_map: Path
+) -> None:
+    # The fault proxy doubles as a plain forward proxy for absolute-URL requests.
+    forward = start_fault_proxy("http://127.0.0.1:9", tmp_path / "forward")
+    try:
+        proxied = dict(
+            env, HTTP_PROXY=forward.origin, http_proxy=forward.origin, NO_PROXY="", no_proxy=""
+        )
+        result = run_spip(
+            ["install", "--map", str(spip_map), "--python", str(venv), "acme-utils"], proxied
+        )
+        assert result.returncode == 0, result.stderr
+        assert installed(venv) == {"acme-utils": "1.0.0", "acme-core": "1.1.0"}
+        seen = [e["path"] for e in forward.requests()]
+        assert f"{world.private.url}acme-utils/" in seen
+        assert any(p.endswith(".whl") for p in seen)
+        before = len(seen)
+        other = tmp_path / "other"
+        from tests.support.environment import make_venv
+
+        target = make_venv(other)
+        bypass = dict(proxied, NO_PROXY="127.0.0.1", no_proxy="127.0.0.1")
+        result = run_spip(
+            ["install", "--map", str(spip_map), "--python", str(target), "acme-core"], bypass
+        )
+        assert result.returncode == 0, result.stderr
+        assert len(forward.requests()) == before
+    finally:
+        forward.stop()

@@ -67,6 +67,8 @@ def clean_env(tmp: Path) -> dict[str, str]:
         PYTHON_KEYRING_BACKEND="keyrings.alt.file.PlaintextKeyring",
         NO_COLOR="1",
         PIP_CONFIG_FILE=os.devnull,  # the machine's own pip config must not leak into tests
+        NO_PROXY="127.0.0.1,localhost",  # test traffic never leaves the machine
+        no_proxy="127.0.0.1,localhost",
     )
     return env
 

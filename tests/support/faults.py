@@ -74,18 +74,23 @@ def main() -> None:
                 handle.write(json.dumps(entry) + "\n")
 
         def _upstream(self) -> tuple[int, dict[str, str], bytes]:
-            request = urllib.request.Request(upstream + self.path)
+            # A request line with an absolute URL makes this a forward proxy for that URL.
+            target = self.path if self.path.startswith("http://") else upstream + self.path
+            request = urllib.request.Request(target)
             for header in ("Authorization", "Accept", "If-None-Match", "If-Modified-Since"):
                 if self.headers.get(header):
                     request.add_header(header, self.headers[header])
             if args.add_auth:
                 token = base64.b64encode(args.add_auth.encode()).decode()
                 request.add_header("Authorization", f"Basic {token}")
+            opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
             try:
-                with urllib.request.urlopen(request, timeout=30) as response:
+                with opener.open(request, timeout=30) as response:
                     return response.status, dict(response.headers), response.read()
             except urllib.error.HTTPError as error:
                 return error.code, dict(error.headers), error.read()
+            except OSError as error:  # the upstream is down: a gateway error, as proxies do
+                return 502, {"Content-Type": "text/plain"}, str(error).encode()
 
         def _send(
             self, status: int, headers: dict[str, str], body: bytes, length: bool = True
