@@ -64,10 +64,12 @@ def requirements_to_reqs(
     """
     reqs: list[Req] = []
     for line in lines:
+        if line.path or line.editable:
+            continue  # local projects (file: URLs included) are prepared by Installer.add_local
         if line.url or (line.requirement is not None and line.requirement.url):
             direct_url_allowed(line, source_map)  # raises unless [direct-urls] allows it
             continue
-        if line.path or line.editable or line.requirement is None:
+        if line.requirement is None:
             continue  # local projects are prepared by Installer.add_local
         requirement: Requirement = line.requirement
         if requirement.marker is not None and not requirement.marker.evaluate(

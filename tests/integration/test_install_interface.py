@@ -498,3 +498,14 @@ def test_progress_on_a_terminal_and_quiet_in_a_pipe(
     assert "Resolving" in screen  # the spinner, on a terminal
     piped = install(spip_map, make_venv(venv.parent.parent.parent / "piped"), env, "acme-utils")
     assert "Resolving" not in piped.stdout + piped.stderr
+
+
+def test_named_file_url_is_a_local_project(
+    world: World, env: dict[str, str], venv: Path, spip_map: Path, tmp_path: Path
+) -> None:
+    project = write_local_project(tmp_path / "named", "acme-named", "0.4.0", requires=["acme-core"])
+    result = install(spip_map, venv, env, f"acme-named @ {project.resolve().as_uri()}")
+    assert result.returncode == 0, result.stderr
+    assert installed(venv) == {"acme-named": "0.4.0", "acme-core": "1.1.0"}
+    wrong = install(spip_map, venv, env, f"acme-other @ {project.resolve().as_uri()}")
+    assert wrong.returncode == 3 and "is really acme-named" in wrong.stderr
