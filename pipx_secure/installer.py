@@ -198,10 +198,12 @@ class Installer:
         repo, _, revision = url[len("git+") :].split("#", 1)[0].partition("@")
         if "://" in revision:  # user@host form, not a revision
             repo, revision = url[len("git+") :].split("#", 1)[0], ""
+        if revision.startswith("-") or repo.startswith("-"):
+            raise PolicyError(f"{line.location}: invalid git revision or repository in {url!r}")
         checkout = self._workdir / f"git-{len(self._local)}"
         env = scrubbed_env(self.environ, self.credentials.secrets())
         env.update(GIT_TERMINAL_PROMPT="0", GIT_CONFIG_NOSYSTEM="1")
-        clone = ["git", "clone", "--quiet", strip_userinfo(repo), str(checkout)]
+        clone = ["git", "clone", "--quiet", "--", strip_userinfo(repo), str(checkout)]
         done = subprocess.run(clone, env=env, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise BuildError(f"{line.location}: git clone of {strip_userinfo(repo)} failed")

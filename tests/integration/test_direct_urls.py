@@ -144,3 +144,22 @@ def test_check_respects_direct_urls(world: World, env: dict[str, str], tmp_path:
     assert refused.returncode == 1
     finding = next(f for f in json.loads(refused.stdout)["findings"] if f["kind"] == "direct-url")
     assert finding["package"] == "requests-lite" and "[direct-urls]" in finding["message"]
+
+
+def test_git_revision_that_looks_like_an_option_is_refused(
+    world: World, env: dict[str, str], venv: Path, tmp_path: Path
+) -> None:
+    spip_map = allow(world, tmp_path / "spip.toml", '"acme-gitpkg" = ["127.0.0.1"]\n')
+    result = run_spip(
+        [
+            "install",
+            "--map",
+            str(spip_map),
+            "--python",
+            str(venv),
+            "acme-gitpkg @ git+http://127.0.0.1:9/repo.git@--orphan=x",
+        ],
+        env,
+    )
+    assert result.returncode == 3 and "invalid git revision" in result.stderr
+    assert installed(venv) == {}
