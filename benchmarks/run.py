@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from workload import ROOTS, WORK, ensure_workload  # noqa: E402
 
-from pipx_secure.runner import find_uv  # noqa: E402
+from pipx_secure.install.pipargs import find_uv  # noqa: E402
 from tests.support.packages import build_wheel  # noqa: E402
 from tests.support.servers import start_server  # noqa: E402
 
@@ -194,8 +194,8 @@ def micro() -> dict[str, float]:
     else:
         import tomli as tomllib
 
-    from pipx_secure.simple_api import parse_html_page
-    from pipx_secure.sourcemap import parse_source_map
+    from pipx_secure.model.simple_api import parse_html_page
+    from pipx_secure.model.sourcemap import parse_source_map
 
     lines = [
         'default = "public"',

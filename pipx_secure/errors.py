@@ -2,7 +2,8 @@
 
 Every error carries data and renders a one-line message plus an optional hint.  Only the CLI
 prints them; it maps each class to a documented, stable exit code (``exit_code``).  Messages
-must never contain a secret: URLs are rendered through :class:`pipx_secure.redact.RedactedUrl`.
+must never contain a secret: URLs are rendered through
+:class:`pipx_secure.model.redact.RedactedUrl`.
 """
 
 from __future__ import annotations

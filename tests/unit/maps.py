@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipx_secure.sourcemap import SourceMap, parse_source_map
+from pipx_secure.model.sourcemap import SourceMap, parse_source_map
 
 
 def acme_map() -> SourceMap:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipx_secure.auth import CredentialStore
-from pipx_secure.sourcemap import Index, IndexName
+from pipx_secure.config.credentials import CredentialStore
+from pipx_secure.model.sourcemap import Index, IndexName
 
 PRIVATE = Index(IndexName("private-idx"), "https://pkgs.example:8443/simple/", username="ci")
 

@@ -8,9 +8,9 @@ from packaging.pylock import Pylock
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
-from pipx_secure.hashes import Digest
-from pipx_secure.lock import check_lock_against_map, dumps, plan_to_pylock, pylock_from_dict
-from pipx_secure.plan import Pin, Plan
+from pipx_secure.model.hashes import Digest
+from pipx_secure.model.plan import Pin, Plan
+from pipx_secure.model.pylock import check_lock_against_map, dumps, plan_to_pylock, pylock_from_dict
 from tests.unit.maps import acme_map
 
 if sys.version_info >= (3, 11):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pipx_secure.pipconfig import builtin_index_url, read_pip_index_config
+from pipx_secure.config.pipconfig import builtin_index_url, read_pip_index_config
 
 
 def test_config_file_index_and_ignored_extras(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipx_secure.redact import RedactedUrl, origin_of, redact, strip_userinfo
+from pipx_secure.model.redact import RedactedUrl, origin_of, redact, strip_userinfo
 
 
 def test_password_is_masked_and_user_kept() -> None:
@@ -32,7 +32,7 @@ def test_strip_userinfo() -> None:
 
 
 def test_urls_inside_free_text_are_masked() -> None:
-    from pipx_secure.redact import redact_text
+    from pipx_secure.model.redact import redact_text
 
     text = "bad line: pkg @ https://bob:pw-123@h.example/x and git+https://tok999@g.example/r"
     shown = redact_text(text)

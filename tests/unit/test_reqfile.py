@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from packaging.requirements import InvalidRequirement, Requirement
 
 from pipx_secure.errors import RequirementFileError, SpipError
-from pipx_secure.reqfile import (
+from pipx_secure.model.reqfile import (
     REFUSED_OPTIONS,
     RequirementLine,
     RequirementSet,

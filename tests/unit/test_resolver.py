@@ -10,15 +10,15 @@ from packaging.tags import Tag
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from pipx_secure.coremeta import CoreMetadata
 from pipx_secure.errors import ResolutionError
-from pipx_secure.plan import Plan
-from pipx_secure.resolver.finder import BinaryPolicy, evaluate_page
-from pipx_secure.resolver.models import Candidate, Req
-from pipx_secure.resolver.provider import RoutedProvider, resolve
-from pipx_secure.simple_api import FileLink, ProjectPage
-from pipx_secure.sourcemap import Index
-from pipx_secure.target import TargetEnvironment
+from pipx_secure.install.target import TargetEnvironment
+from pipx_secure.model.coremeta import CoreMetadata
+from pipx_secure.model.plan import Plan
+from pipx_secure.model.simple_api import FileLink, ProjectPage
+from pipx_secure.model.sourcemap import Index
+from pipx_secure.resolve.finder import BinaryPolicy, evaluate_page
+from pipx_secure.resolve.models import Candidate, Req
+from pipx_secure.resolve.provider import RoutedProvider, resolve
 from tests.unit.maps import acme_map
 
 MAP = acme_map()

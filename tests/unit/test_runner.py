@@ -6,14 +6,14 @@ import os
 import sys
 from pathlib import Path
 
-from pipx_secure.hashes import Digest
-from pipx_secure.runner import (
+from pipx_secure.install.pipargs import (
     PipOptions,
     RequirementEntry,
     build_pip_install_args,
     render_requirements,
     scrubbed_env,
 )
+from pipx_secure.model.hashes import Digest
 
 
 def test_env_drops_pip_python_and_spip_variables_and_secrets() -> None:
@@ -64,7 +64,7 @@ def test_requirements_file_pins_exact_versions_with_hashes() -> None:
 
 
 def test_a_venv_python_symlinked_to_our_base_binary_still_gets_python_flag(tmp_path: Path) -> None:
-    from pipx_secure.runner import pip_command
+    from pipx_secure.install.pipargs import pip_command
 
     link = tmp_path / "bin" / "python"
     link.parent.mkdir()

@@ -8,10 +8,10 @@ from packaging.requirements import Requirement
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
-from pipx_secure.provenance import ProvenanceEntry
-from pipx_secure.resolver.models import Req
-from pipx_secure.satisfied import already_satisfied
-from pipx_secure.target import TargetEnvironment
+from pipx_secure.install.provenance import ProvenanceEntry
+from pipx_secure.install.target import TargetEnvironment
+from pipx_secure.resolve.models import Req
+from pipx_secure.resolve.satisfied import already_satisfied
 from tests.unit.maps import acme_map
 
 MAP = acme_map()

@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from packaging.tags import Tag
 
-from pipx_secure import simple_api
 from pipx_secure.errors import IntegrityError
-from pipx_secure.simple_api import (
+from pipx_secure.model import simple_api
+from pipx_secure.model.simple_api import (
     ACCEPT_HEADER,
     FileLink,
     ProjectPage,

@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from pipx_secure.runner import run
+from pipx_secure.install.pipargs import run
 
 _COMPILER = r"""
 import json, os, sys, py_compile

@@ -9,8 +9,8 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from pipx_secure.simple_api import FileLink
-from pipx_secure.sourcemap import Index
+from pipx_secure.model.simple_api import FileLink
+from pipx_secure.model.sourcemap import Index
 
 
 def identifier_of(name: NormalizedName, extras: frozenset[NormalizedName]) -> str:

@@ -30,9 +30,9 @@ from packaging.version import Version
 
 from pipx_secure import __version__
 from pipx_secure.errors import InputError, SpipError
-from pipx_secure.plan import Pin, Plan
-from pipx_secure.redact import strip_userinfo
-from pipx_secure.sourcemap import SourceMap
+from pipx_secure.model.plan import Pin, Plan
+from pipx_secure.model.redact import strip_userinfo
+from pipx_secure.model.sourcemap import SourceMap
 
 if sys.version_info >= (3, 11):
     import tomllib

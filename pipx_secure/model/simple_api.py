@@ -44,7 +44,7 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from pipx_secure.errors import IntegrityError
-from pipx_secure.redact import redact
+from pipx_secure.model.redact import redact
 
 JSON_V1 = "application/vnd.pypi.simple.v1+json"
 """PEP 691 content type of the JSON project page, version 1."""

@@ -25,10 +25,9 @@ from typing import Callable, Literal
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filename
 
-from pipx_secure.cache import ArtifactCache
 from pipx_secure.errors import BuildError, IntegrityError, SpipError
-from pipx_secure.hashes import Digest, file_digest
-from pipx_secure.runner import (
+from pipx_secure.index.cache import ArtifactCache
+from pipx_secure.install.pipargs import (
     PipOptions,
     RequirementEntry,
     build_pip_install_args,
@@ -36,7 +35,8 @@ from pipx_secure.runner import (
     run,
     scrubbed_env,
 )
-from pipx_secure.target import TargetEnvironment
+from pipx_secure.install.target import TargetEnvironment
+from pipx_secure.model.hashes import Digest, file_digest
 
 if sys.version_info >= (3, 11):
     import tomllib

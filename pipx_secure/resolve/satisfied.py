@@ -17,10 +17,10 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
 from pipx_secure.errors import SpipError
-from pipx_secure.provenance import ProvenanceEntry
-from pipx_secure.resolver.models import Req
-from pipx_secure.sourcemap import SourceMap
-from pipx_secure.target import TargetEnvironment
+from pipx_secure.install.provenance import ProvenanceEntry
+from pipx_secure.install.target import TargetEnvironment
+from pipx_secure.model.sourcemap import SourceMap
+from pipx_secure.resolve.models import Req
 
 
 def already_satisfied(

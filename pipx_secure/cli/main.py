@@ -22,7 +22,7 @@ from pipx_secure import __version__
 from pipx_secure.errors import SpipError, UsageError
 
 if TYPE_CHECKING:
-    from pipx_secure.reqfile import RequirementLine
+    from pipx_secure.model.reqfile import RequirementLine
 
 REFUSED_INSTALL_OPTIONS: dict[str, str] = {
     "-i": "the source map decides each package's index: set `default` or a rule in spip.toml",
@@ -330,7 +330,7 @@ def _err(text: str) -> None:
 
 def _scrub(text: str) -> str:
     """Last line of defence: no secret we looked up, nor any URL password, is ever printed."""
-    from pipx_secure.redact import redact_text
+    from pipx_secure.model.redact import redact_text
 
     text = redact_text(text)
     for secret in _secrets_seen:
@@ -341,7 +341,7 @@ def _scrub(text: str) -> str:
 
 
 def _load_map(path: Path | None) -> object:
-    from pipx_secure.sourcemap import load_source_map
+    from pipx_secure.model.sourcemap import load_source_map
 
     source_map = load_source_map(path)
     for note in source_map.notes:
@@ -351,7 +351,7 @@ def _load_map(path: Path | None) -> object:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     """``spip explain NAME...``."""
-    from pipx_secure.sourcemap import SourceMap
+    from pipx_secure.model.sourcemap import SourceMap
 
     source_map = _load_map(args.map)
     assert isinstance(source_map, SourceMap)
@@ -366,7 +366,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def _binary_policy(args: argparse.Namespace) -> tuple[object, dict[object, object]]:
-    from pipx_secure.resolver.finder import BinaryPolicy
+    from pipx_secure.resolve.finder import BinaryPolicy
 
     policy = BinaryPolicy.PREFER_BINARY if args.prefer_binary else BinaryPolicy.ANY
     per_name: dict[object, object] = {}
@@ -393,10 +393,10 @@ def _write_report(
 ) -> None:
     import json
 
-    from pipx_secure.installer import Installer, Resolution
-    from pipx_secure.report import installation_report
-    from pipx_secure.reqfile import RequirementSet
-    from pipx_secure.target import TargetEnvironment
+    from pipx_secure.install.installer import Installer, Resolution
+    from pipx_secure.install.target import TargetEnvironment
+    from pipx_secure.model.report import installation_report
+    from pipx_secure.model.reqfile import RequirementSet
 
     assert isinstance(installer, Installer) and isinstance(resolution, Resolution)
     assert isinstance(target, TargetEnvironment) and isinstance(combined, RequirementSet)
@@ -433,7 +433,7 @@ def _status(args: argparse.Namespace, text: str) -> contextlib.AbstractContextMa
 
 
 def _apply(installer: Any, resolution: Any, args: argparse.Namespace) -> Any:
-    from pipx_secure.runner import Backend, PipOptions
+    from pipx_secure.install.pipargs import Backend, PipOptions
 
     return installer.apply(
         resolution,
@@ -452,10 +452,10 @@ def _apply(installer: Any, resolution: Any, args: argparse.Namespace) -> Any:
 
 def cmd_install(args: argparse.Namespace) -> int:
     """``spip install``."""
-    from pipx_secure.reqfile import merge, parse_cli_requirement, parse_requirement_files
-    from pipx_secure.roots import constraints_map, requirements_to_reqs
-    from pipx_secure.sourcemap import SourceMap
-    from pipx_secure.target import choose_python, probe
+    from pipx_secure.install.target import choose_python, probe
+    from pipx_secure.model.reqfile import merge, parse_cli_requirement, parse_requirement_files
+    from pipx_secure.model.sourcemap import SourceMap
+    from pipx_secure.resolve.roots import constraints_map, requirements_to_reqs
 
     started = time.perf_counter()
     source_map = _load_map(args.map)
@@ -464,7 +464,7 @@ def cmd_install(args: argparse.Namespace) -> int:
     files = parse_requirement_files(args.requirement, args.constraint)
     cli_lines = [parse_cli_requirement(r, cwd=cwd) for r in args.requirements]
     cli_lines += [parse_cli_requirement(e, cwd=cwd, editable=True) for e in args.editable]
-    from pipx_secure.reqfile import RequirementSet
+    from pipx_secure.model.reqfile import RequirementSet
 
     combined = merge(files, RequirementSet(tuple(cli_lines), (), ()))
     if not combined.requirements:
@@ -480,7 +480,7 @@ def cmd_install(args: argparse.Namespace) -> int:
     ]
     direct_lines = [line for line in combined.requirements if line.url]
     constraints = constraints_map(combined.constraints, target.markers)
-    from pipx_secure.resolver.settings import ResolveSettings
+    from pipx_secure.resolve.settings import ResolveSettings
 
     settings = ResolveSettings(
         pre=pre,
@@ -499,8 +499,8 @@ def cmd_install(args: argparse.Namespace) -> int:
         or local_lines
         or direct_lines
     ):
-        from pipx_secure.provenance import read_provenance
-        from pipx_secure.satisfied import already_satisfied
+        from pipx_secure.install.provenance import read_provenance
+        from pipx_secure.resolve.satisfied import already_satisfied
 
         if already_satisfied(reqs, target, source_map, read_provenance(target.prefix)):
             if not args.quiet:
@@ -510,8 +510,8 @@ def cmd_install(args: argparse.Namespace) -> int:
                 )
             return 0
     # The HTTP stack is imported only now: a satisfied no-op never loads it.
-    from pipx_secure.cache import ArtifactCache, default_cache_dir
-    from pipx_secure.installer import Installer
+    from pipx_secure.index.cache import ArtifactCache, default_cache_dir
+    from pipx_secure.install.installer import Installer
 
     installer = Installer(source_map, target, cache=ArtifactCache(default_cache_dir()))
     try:
@@ -581,8 +581,8 @@ def _passthrough_args(arguments: list[str]) -> argparse.Namespace:
 
 def cmd_passthrough(args: argparse.Namespace) -> int:
     """``spip uninstall|list|freeze|show``: the target's pip, unchanged, no network."""
-    from pipx_secure.runner import pip_command, run, scrubbed_env
-    from pipx_secure.target import choose_python
+    from pipx_secure.install.pipargs import pip_command, run, scrubbed_env
+    from pipx_secure.install.target import choose_python
 
     python = choose_python(args.python)
     argv = [*pip_command(python), args.command, *args.pip_args]
@@ -591,7 +591,7 @@ def cmd_passthrough(args: argparse.Namespace) -> int:
 
 
 def _index_named(args: argparse.Namespace) -> tuple[object, object]:
-    from pipx_secure.sourcemap import IndexName, SourceMap
+    from pipx_secure.model.sourcemap import IndexName, SourceMap
 
     source_map = _load_map(args.map)
     assert isinstance(source_map, SourceMap)
@@ -610,7 +610,7 @@ def _import_pypirc(path: Path, *, remove: bool) -> int:
     import keyring
 
     from pipx_secure.errors import InputError
-    from pipx_secure.redact import redact
+    from pipx_secure.model.redact import redact
 
     parser = configparser.RawConfigParser()
     try:
@@ -662,7 +662,7 @@ def _import_pypirc(path: Path, *, remove: bool) -> int:
 
 def cmd_auth(args: argparse.Namespace) -> int:
     """``spip auth set|check INDEX``."""
-    from pipx_secure.sourcemap import Index, SourceMap
+    from pipx_secure.model.sourcemap import Index, SourceMap
 
     if not args.auth_command:
         raise UsageError(
@@ -696,10 +696,10 @@ def cmd_auth(args: argparse.Namespace) -> int:
             f"(service {index.redacted})"
         )
         return 0
-    from pipx_secure.auth import CredentialStore
-    from pipx_secure.cache import ArtifactCache, default_cache_dir
+    from pipx_secure.config.credentials import CredentialStore
     from pipx_secure.errors import AuthError
-    from pipx_secure.index_client import IndexClient
+    from pipx_secure.index.cache import ArtifactCache, default_cache_dir
+    from pipx_secure.index.client import IndexClient
 
     store = CredentialStore()
     credential = store.for_index(index)
@@ -719,19 +719,19 @@ def cmd_auth(args: argparse.Namespace) -> int:
 
 def cmd_lock(args: argparse.Namespace) -> int:
     """``spip lock``."""
-    from pipx_secure.cache import ArtifactCache, default_cache_dir
-    from pipx_secure.installer import Installer
-    from pipx_secure.lock import dumps, plan_to_pylock
-    from pipx_secure.reqfile import (
+    from pipx_secure.index.cache import ArtifactCache, default_cache_dir
+    from pipx_secure.install.installer import Installer
+    from pipx_secure.install.target import choose_python, probe
+    from pipx_secure.model.pylock import dumps, plan_to_pylock
+    from pipx_secure.model.reqfile import (
         RequirementSet,
         merge,
         parse_cli_requirement,
         parse_requirement_files,
     )
-    from pipx_secure.resolver.settings import ResolveSettings
-    from pipx_secure.roots import constraints_map, requirements_to_reqs
-    from pipx_secure.sourcemap import SourceMap
-    from pipx_secure.target import choose_python, probe
+    from pipx_secure.model.sourcemap import SourceMap
+    from pipx_secure.resolve.roots import constraints_map, requirements_to_reqs
+    from pipx_secure.resolve.settings import ResolveSettings
 
     source_map = _load_map(args.map)
     assert isinstance(source_map, SourceMap)
@@ -748,8 +748,8 @@ def cmd_lock(args: argparse.Namespace) -> int:
         )
     from packaging.markers import Marker
 
-    from pipx_secure.lock import plans_to_pylock
-    from pipx_secure.target import TargetEnvironment, environment_for, environment_marker
+    from pipx_secure.install.target import TargetEnvironment, environment_for, environment_marker
+    from pipx_secure.model.pylock import plans_to_pylock
 
     described = bool(args.platform or args.python_version)
     if described and args.python:
@@ -803,7 +803,7 @@ def cmd_lock(args: argparse.Namespace) -> int:
 
 
 def _pyproject_dependencies(cwd: Path) -> list[RequirementLine]:
-    from pipx_secure.reqfile import parse_cli_requirement
+    from pipx_secure.model.reqfile import parse_cli_requirement
 
     pyproject = cwd / "pyproject.toml"
     if not pyproject.is_file():
@@ -824,12 +824,12 @@ def _pyproject_dependencies(cwd: Path) -> list[RequirementLine]:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     """``spip sync``."""
-    from pipx_secure.cache import ArtifactCache, default_cache_dir
-    from pipx_secure.installer import Installer, resolution_from_lock
-    from pipx_secure.lock import LockPolicyError, check_lock_against_map, read_pylock
-    from pipx_secure.runner import PipOptions, pip_command, run, scrubbed_env
-    from pipx_secure.sourcemap import SourceMap
-    from pipx_secure.target import choose_python, probe
+    from pipx_secure.index.cache import ArtifactCache, default_cache_dir
+    from pipx_secure.install.installer import Installer, resolution_from_lock
+    from pipx_secure.install.pipargs import PipOptions, pip_command, run, scrubbed_env
+    from pipx_secure.install.target import choose_python, probe
+    from pipx_secure.model.pylock import LockPolicyError, check_lock_against_map, read_pylock
+    from pipx_secure.model.sourcemap import SourceMap
 
     source_map = _load_map(args.map)
     assert isinstance(source_map, SourceMap)
@@ -882,7 +882,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     """``spip check``."""
     import json
 
-    from pipx_secure.check import run_check
+    from pipx_secure.commands.check import run_check
 
     report = run_check(args.map, list(args.files), online=args.online)
     if args.json:
@@ -902,10 +902,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
     """``spip audit``."""
     import json
 
-    from pipx_secure.audit import audit_environment
-    from pipx_secure.cache import ArtifactCache, default_cache_dir
-    from pipx_secure.sourcemap import SourceMap
-    from pipx_secure.target import choose_python, probe
+    from pipx_secure.audit.engine import audit_environment
+    from pipx_secure.index.cache import ArtifactCache, default_cache_dir
+    from pipx_secure.install.target import choose_python, probe
+    from pipx_secure.model.sourcemap import SourceMap
 
     try:
         source_map = _load_map(args.map)
@@ -943,7 +943,7 @@ def _render_audit(report: object) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from pipx_secure.audit import AuditReport, Verdict
+    from pipx_secure.audit.engine import AuditReport, Verdict
 
     assert isinstance(report, AuditReport)
     console = _console()

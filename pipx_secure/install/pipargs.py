@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from pipx_secure.hashes import Digest
+from pipx_secure.model.hashes import Digest
 
 _DROP_PREFIXES = ("PIP_", "PYTHON", "SPIP_", "VIRTUAL_ENV", "CONDA_PREFIX", "UV_")
 

@@ -17,12 +17,12 @@ from packaging.version import Version
 from resolvelib import AbstractProvider, BaseReporter, Resolver
 from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 
-from pipx_secure.coremeta import CoreMetadata
 from pipx_secure.errors import IntegrityError, ResolutionError
-from pipx_secure.index_client import IndexClient
-from pipx_secure.resolver.finder import BinaryPolicy, Evaluation, evaluate_page
-from pipx_secure.resolver.models import Candidate, Req
-from pipx_secure.target import TargetEnvironment
+from pipx_secure.index.client import IndexClient
+from pipx_secure.install.target import TargetEnvironment
+from pipx_secure.model.coremeta import CoreMetadata
+from pipx_secure.resolve.finder import BinaryPolicy, Evaluation, evaluate_page
+from pipx_secure.resolve.models import Candidate, Req
 
 MetadataGetter = Callable[[Candidate], CoreMetadata]
 

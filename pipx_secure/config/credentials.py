@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from pipx_secure.sourcemap import Index, IndexName
+from pipx_secure.model.sourcemap import Index, IndexName
 
 
 @dataclass(frozen=True)

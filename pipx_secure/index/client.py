@@ -28,13 +28,13 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from pipx_secure import __version__
-from pipx_secure.auth import CredentialStore
-from pipx_secure.cache import ArtifactCache
+from pipx_secure.config.credentials import CredentialStore
 from pipx_secure.errors import AuthError, IndexError_, IntegrityError
-from pipx_secure.hashes import CHUNK, Digest, best_expected, verify_bytes
-from pipx_secure.redact import RedactedUrl, origin_of
-from pipx_secure.simple_api import ACCEPT_HEADER, FileLink, ProjectPage, parse_project_page
-from pipx_secure.sourcemap import Index, SourceMap
+from pipx_secure.index.cache import ArtifactCache
+from pipx_secure.model.hashes import CHUNK, Digest, best_expected, verify_bytes
+from pipx_secure.model.redact import RedactedUrl, origin_of
+from pipx_secure.model.simple_api import ACCEPT_HEADER, FileLink, ProjectPage, parse_project_page
+from pipx_secure.model.sourcemap import Index, SourceMap
 
 MAX_REDIRECTS = 5
 MAX_METADATA_BYTES = 16 * 1024 * 1024
@@ -515,7 +515,7 @@ def _auth_error(index: Index, status: int, sent: bool, what: str) -> AuthError:
 
 def read_wheel_metadata(path: Path, filename: str) -> bytes:
     """The METADATA file of a wheel, checked against the wheel's file name."""
-    from pipx_secure.simple_api import parse_filename
+    from pipx_secure.model.simple_api import parse_filename
 
     dist = parse_filename(filename)
     try:

@@ -37,14 +37,14 @@ from typing import Any, Callable
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from pipx_secure.auth import CredentialStore
-from pipx_secure.cache import ArtifactCache
+from pipx_secure.config.credentials import CredentialStore
 from pipx_secure.errors import SpipError
-from pipx_secure.index_client import IndexClient
-from pipx_secure.provenance import ProvenanceEntry, read_provenance, record_digest
-from pipx_secure.resolver.finder import evaluate_page
-from pipx_secure.sourcemap import Index, RuleKind, SourceMap
-from pipx_secure.target import TargetEnvironment
+from pipx_secure.index.cache import ArtifactCache
+from pipx_secure.index.client import IndexClient
+from pipx_secure.install.provenance import ProvenanceEntry, read_provenance, record_digest
+from pipx_secure.install.target import TargetEnvironment
+from pipx_secure.model.sourcemap import Index, RuleKind, SourceMap
+from pipx_secure.resolve.finder import evaluate_page
 
 #: dist-info files an installer writes or rewrites; they never match the wheel's copy.
 _INSTALLER_FILES = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}
@@ -301,7 +301,7 @@ class Auditor:
                 return verdict(Verdict.MISMATCH, "files changed since spip installed them", bad)
             # Also compare with the verified artifact itself when the cache still has it, so
             # a RECORD rewritten together with the files is caught too.
-            from pipx_secure.hashes import Digest
+            from pipx_secure.model.hashes import Digest
 
             cached = (
                 self.cache.lookup(Digest("sha256", entry.sha256), entry.filename)
@@ -521,7 +521,7 @@ def _routable(source_map: SourceMap, name: str) -> bool:
 
 
 def _versions(files: Sequence[Any]) -> list[Version]:
-    from pipx_secure.simple_api import parse_filename
+    from pipx_secure.model.simple_api import parse_filename
 
     versions = []
     for link in files:

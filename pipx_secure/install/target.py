@@ -232,7 +232,7 @@ def scan_distributions(
 def probe(python: Path, cache_dir: Path | None = None) -> TargetEnvironment:
     """Inspect ``python``: cached interpreter facts, freshly scanned distributions."""
     if cache_dir is None:
-        from pipx_secure.cache import default_cache_dir
+        from pipx_secure.index.cache import default_cache_dir
 
         cache_dir = default_cache_dir()
     facts = interpreter_facts(python, cache_dir)

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
-from pipx_secure.hashes import Digest, best_expected
-from pipx_secure.redact import strip_userinfo
-from pipx_secure.resolver.models import Candidate
+from pipx_secure.model.hashes import Digest, best_expected
+from pipx_secure.model.redact import strip_userinfo
+from pipx_secure.resolve.models import Candidate
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from typing import Any
 from packaging.utils import canonicalize_name
 
 from pipx_secure.errors import PolicyError, RequirementFileError, SourceMapError, SpipError
-from pipx_secure.sourcemap import RuleKind, SourceMap, load_source_map
+from pipx_secure.model.sourcemap import RuleKind, SourceMap, load_source_map
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -131,8 +131,8 @@ def run_check(map_path: Path | None, files: list[Path], *, online: bool = False)
         if found.rule is not None:
             used_rules.add(found.rule.raw)
 
-    from pipx_secure.lock import LockError, check_lock_against_map, read_pylock
-    from pipx_secure.reqfile import parse_requirement_files
+    from pipx_secure.model.pylock import LockError, check_lock_against_map, read_pylock
+    from pipx_secure.model.reqfile import parse_requirement_files
 
     for path in files:
         if _is_lock(path):
@@ -161,7 +161,7 @@ def run_check(map_path: Path | None, files: list[Path], *, online: bool = False)
         except RequirementFileError as exc:
             findings.append(Finding("requirement-file", exc.location or str(path), exc.render()))
             continue
-        from pipx_secure.roots import direct_url_allowed
+        from pipx_secure.resolve.roots import direct_url_allowed
 
         for line in parsed.requirements + parsed.constraints:
             if line.url:
@@ -216,10 +216,10 @@ def run_check(map_path: Path | None, files: list[Path], *, online: bool = False)
 def _online(source_map: SourceMap, pins: list[tuple[str, str, str]]) -> list[Finding]:
     from packaging.version import InvalidVersion, Version
 
-    from pipx_secure.auth import CredentialStore
-    from pipx_secure.cache import ArtifactCache, default_cache_dir
-    from pipx_secure.index_client import IndexClient
-    from pipx_secure.simple_api import parse_filename
+    from pipx_secure.config.credentials import CredentialStore
+    from pipx_secure.index.cache import ArtifactCache, default_cache_dir
+    from pipx_secure.index.client import IndexClient
+    from pipx_secure.model.simple_api import parse_filename
 
     client = IndexClient(source_map, CredentialStore(), ArtifactCache(default_cache_dir()))
     findings = []

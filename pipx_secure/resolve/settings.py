@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from packaging.utils import NormalizedName
 
-from pipx_secure.resolver.finder import BinaryPolicy
+from pipx_secure.resolve.finder import BinaryPolicy
 
 
 @dataclass(frozen=True)

@@ -19,18 +19,12 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 
-from pipx_secure.auth import CredentialStore
-from pipx_secure.builder import Builder, WheelFile
-from pipx_secure.cache import ArtifactCache
-from pipx_secure.coremeta import CoreMetadata, is_static, parse_core_metadata, read_sdist_pkg_info
+from pipx_secure.config.credentials import CredentialStore
 from pipx_secure.errors import InstallError, PolicyError, UsageError
-from pipx_secure.hashes import Digest, best_expected, file_digest
-from pipx_secure.index_client import HttpSettings, IndexClient, read_wheel_metadata
-from pipx_secure.plan import Pin, Plan
-from pipx_secure.resolver.models import Candidate, Req
-from pipx_secure.resolver.provider import RoutedProvider, resolve
-from pipx_secure.resolver.settings import ResolveSettings
-from pipx_secure.runner import (
+from pipx_secure.index.cache import ArtifactCache
+from pipx_secure.index.client import HttpSettings, IndexClient, read_wheel_metadata
+from pipx_secure.install.builder import Builder, WheelFile
+from pipx_secure.install.pipargs import (
     Backend,
     PipOptions,
     RequirementEntry,
@@ -41,12 +35,23 @@ from pipx_secure.runner import (
     run,
     scrubbed_env,
 )
-from pipx_secure.simple_api import FileLink
-from pipx_secure.sourcemap import Index, IndexName, SourceMap
-from pipx_secure.target import TargetEnvironment
+from pipx_secure.install.target import TargetEnvironment
+from pipx_secure.model.coremeta import (
+    CoreMetadata,
+    is_static,
+    parse_core_metadata,
+    read_sdist_pkg_info,
+)
+from pipx_secure.model.hashes import Digest, best_expected, file_digest
+from pipx_secure.model.plan import Pin, Plan
+from pipx_secure.model.simple_api import FileLink
+from pipx_secure.model.sourcemap import Index, IndexName, SourceMap
+from pipx_secure.resolve.models import Candidate, Req
+from pipx_secure.resolve.provider import RoutedProvider, resolve
+from pipx_secure.resolve.settings import ResolveSettings
 
 if TYPE_CHECKING:
-    from pipx_secure.reqfile import RequirementLine
+    from pipx_secure.model.reqfile import RequirementLine
 
 
 @dataclass(frozen=True)
@@ -125,8 +130,8 @@ class Installer:
             return self._add_git(line, url)
         from urllib.parse import unquote, urlsplit
 
-        from pipx_secure.hashes import SUPPORTED
-        from pipx_secure.redact import strip_userinfo
+        from pipx_secure.model.hashes import SUPPORTED
+        from pipx_secure.model.redact import strip_userinfo
 
         parts = urlsplit(url)
         filename = unquote(parts.path.rsplit("/", 1)[-1])
@@ -193,7 +198,7 @@ class Installer:
         import subprocess
 
         from pipx_secure.errors import BuildError
-        from pipx_secure.redact import strip_userinfo
+        from pipx_secure.model.redact import strip_userinfo
 
         repo, _, revision = url[len("git+") :].split("#", 1)[0].partition("@")
         if "://" in revision:  # user@host form, not a revision
@@ -268,7 +273,7 @@ class Installer:
                 "archive_info": {"hashes": {"sha256": file_digest(built)}},
             }
         elif source.name.endswith((".tar.gz", ".zip")):
-            from pipx_secure.simple_api import parse_filename
+            from pipx_secure.model.simple_api import parse_filename
 
             dist = parse_filename(source.name)
             digest = Digest("sha256", file_digest(source))
@@ -540,8 +545,8 @@ class Installer:
             after = self.record_provenance(to_install)
             self._record_direct_urls(after, to_install)
         if parallel_compile:
-            from pipx_secure.compile import compile_files, python_files
-            from pipx_secure.target import probe
+            from pipx_secure.install.compile import compile_files, python_files
+            from pipx_secure.install.target import probe
 
             after = after or probe(self.target.python)
             dist_infos = [after.locations[p.name] for p in to_install if p.name in after.locations]
@@ -569,8 +574,8 @@ class Installer:
 
     def record_provenance(self, pins: Sequence[Pin]) -> TargetEnvironment:
         """Write where each installed distribution came from (read by ``spip audit``)."""
-        from pipx_secure.provenance import ProvenanceEntry, record_digest, write_provenance
-        from pipx_secure.target import probe
+        from pipx_secure.install.provenance import ProvenanceEntry, record_digest, write_provenance
+        from pipx_secure.install.target import probe
 
         after = probe(self.target.python)
         entries = []
@@ -631,7 +636,7 @@ def resolution_from_lock(installer: Installer, lock: object) -> Resolution:
     from packaging.pylock import PackageSdist, PackageWheel, Pylock, PylockSelectError
 
     from pipx_secure.errors import IntegrityError, ResolutionError
-    from pipx_secure.hashes import Digest
+    from pipx_secure.model.hashes import Digest
 
     assert isinstance(lock, Pylock)
     target = installer.target
@@ -674,7 +679,7 @@ def resolution_from_lock(installer: Installer, lock: object) -> Resolution:
             )
         version = package.version
         if version is None:
-            from pipx_secure.simple_api import parse_filename
+            from pipx_secure.model.simple_api import parse_filename
 
             version = parse_filename(filename).version
         candidates[name] = Candidate(name, version, link, route.index, frozenset(), filename)

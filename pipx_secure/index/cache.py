@@ -23,7 +23,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from pipx_secure.hashes import Digest, file_digest
+from pipx_secure.model.hashes import Digest, file_digest
 
 
 def default_cache_dir() -> Path:

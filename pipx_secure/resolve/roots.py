@@ -13,13 +13,13 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 
 from pipx_secure.errors import PolicyError
-from pipx_secure.resolver.models import Req
+from pipx_secure.resolve.models import Req
 
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
 
-    from pipx_secure.reqfile import RequirementLine
-    from pipx_secure.sourcemap import SourceMap
+    from pipx_secure.model.reqfile import RequirementLine
+    from pipx_secure.model.sourcemap import SourceMap
 
 __all__ = ["constraints_map", "requirements_to_reqs"]
 
@@ -34,7 +34,7 @@ def direct_url_allowed(line: RequirementLine, source_map: SourceMap | None) -> b
         return False
     from urllib.parse import urlsplit
 
-    from pipx_secure.redact import redact
+    from pipx_secure.model.redact import redact
 
     host = (urlsplit(url[len("git+") :] if url.startswith("git+") else url).hostname or "").lower()
     if line.requirement is None:

@@ -14,8 +14,8 @@ from typing import Any
 
 from packaging.metadata import parse_email
 
-from pipx_secure.plan import Plan
-from pipx_secure.redact import strip_userinfo
+from pipx_secure.model.plan import Plan
+from pipx_secure.model.redact import strip_userinfo
 
 _MULTI = {
     "classifiers",

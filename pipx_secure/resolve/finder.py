@@ -18,9 +18,9 @@ from packaging.utils import NormalizedName
 from packaging.version import Version
 
 from pipx_secure.errors import IntegrityError
-from pipx_secure.resolver.models import Candidate
-from pipx_secure.simple_api import FileLink, ProjectPage, parse_filename
-from pipx_secure.sourcemap import Index
+from pipx_secure.model.simple_api import FileLink, ProjectPage, parse_filename
+from pipx_secure.model.sourcemap import Index
+from pipx_secure.resolve.models import Candidate
 
 
 class BinaryPolicy(Enum):

@@ -20,7 +20,7 @@ Supported, following pip's documented format:
 Options that would undo the source map (see :data:`REFUSED_OPTIONS`) are refused with
 ``file:line``; so is every other option, by name.  Every problem is a
 :class:`~pipx_secure.errors.RequirementFileError`; URLs in messages are rendered through
-:func:`~pipx_secure.redact.redact`.
+:func:`~pipx_secure.model.redact.redact`.
 
 :func:`parse_requirement_text` is pure given ``read`` and ``environ``;
 :func:`parse_requirement_files` is the thin loader.
@@ -41,7 +41,7 @@ from urllib.parse import SplitResult, unquote, urlsplit
 from packaging.requirements import InvalidRequirement, Requirement
 
 from pipx_secure.errors import RequirementFileError
-from pipx_secure.redact import redact, redact_text
+from pipx_secure.model.redact import redact, redact_text
 
 __all__ = [
     "REFUSED_OPTIONS",

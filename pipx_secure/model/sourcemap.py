@@ -44,7 +44,7 @@ from urllib.parse import urlsplit
 from packaging.utils import NormalizedName, canonicalize_name
 
 from pipx_secure.errors import PolicyError, SourceMapError
-from pipx_secure.redact import RedactedUrl, origin_of
+from pipx_secure.model.redact import RedactedUrl, origin_of
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -521,7 +521,7 @@ def _parse_index(
 
 
 def _pip_default() -> tuple[str, tuple[str, ...]]:
-    from pipx_secure.pipconfig import read_pip_index_config
+    from pipx_secure.config.pipconfig import read_pip_index_config
 
     config = read_pip_index_config()
     return config.index_url, config.ignored

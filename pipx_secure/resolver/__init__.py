@@ -1,1 +1,0 @@
-"""Dependency resolution with resolvelib, asking each name's assigned index only."""
