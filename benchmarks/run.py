@@ -195,7 +195,7 @@ def micro() -> dict[str, float]:
         import tomli as tomllib
 
     from pipx_secure.model.simple_api import parse_html_page
-    from pipx_secure.model.sourcemap import parse_source_map
+    from pipx_secure.model.maptoml import parse_source_map
 
     lines = [
         'default = "public"',

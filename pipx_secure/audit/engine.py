@@ -42,7 +42,7 @@ from pipx_secure.errors import SpipError
 from pipx_secure.index.cache import ArtifactCache
 from pipx_secure.index.client import IndexClient
 from pipx_secure.install.provenance import ProvenanceEntry, read_provenance, record_digest
-from pipx_secure.install.target import TargetEnvironment
+from pipx_secure.model.environment import TargetEnvironment
 from pipx_secure.model.sourcemap import Index, RuleKind, SourceMap
 from pipx_secure.resolve.finder import evaluate_page
 

@@ -35,7 +35,7 @@ from pipx_secure.install.pipargs import (
     run,
     scrubbed_env,
 )
-from pipx_secure.install.target import TargetEnvironment
+from pipx_secure.model.environment import TargetEnvironment
 from pipx_secure.model.coremeta import (
     CoreMetadata,
     is_static,

@@ -1,4 +1,4 @@
-"""The target environment: which interpreter pip installs into, and what it is.
+"""The target environment: which interpreter pip installs into, and what it holds.
 
 Two parts, read differently:
 
@@ -18,12 +18,11 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
-import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import packaging
 from packaging.tags import Tag, parse_tag
@@ -31,6 +30,9 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from pipx_secure.errors import EnvironmentProbeError, UsageError
+from pipx_secure.fs import atomic_write, venv_python
+from pipx_secure.install.process import ChildKind, Processes
+from pipx_secure.model.environment import TargetEnvironment
 
 PROBE_VERSION = 2
 _PROBE = r"""
@@ -50,30 +52,47 @@ _HEADER_END = re.compile(r"\r?\n\r?\n")
 
 
 @dataclass(frozen=True)
-class TargetEnvironment:
-    """What resolution needs to know about the interpreter pip installs into."""
+class InterpreterFacts:
+    """What the probe reports about an interpreter (checked where it enters)."""
 
-    python: Path
     markers: Mapping[str, str]
     tags: tuple[Tag, ...]
-    installed: Mapping[NormalizedName, Version]
+    sys_path: tuple[str, ...]
     prefix: Path
-    locations: Mapping[NormalizedName, Path] = field(default_factory=dict)
-    requires: Mapping[NormalizedName, tuple[str, ...]] = field(default_factory=dict)
 
-    @property
-    def python_version(self) -> Version:
-        """The full Python version (``python_full_version`` marker)."""
-        return Version(self.markers["python_full_version"].rstrip("+"))
+    @classmethod
+    def from_json(cls, data: Any) -> InterpreterFacts:
+        """Validate the probe's JSON; ValueError when its shape is wrong."""
+        if not isinstance(data, dict):
+            raise ValueError("probe output is not an object")
+        markers, tags, sys_path, prefix = (
+            data.get(k) for k in ("markers", "tags", "sys_path", "prefix")
+        )
+        if not (
+            isinstance(markers, dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in markers.items())
+            and isinstance(tags, list)
+            and all(isinstance(t, str) for t in tags)
+            and isinstance(sys_path, list)
+            and all(isinstance(p, str) for p in sys_path)
+            and isinstance(prefix, str)
+        ):
+            raise ValueError("probe output has the wrong shape")
+        return cls(
+            markers=dict(markers),
+            tags=tuple(next(iter(parse_tag(t))) for t in tags),
+            sys_path=tuple(sys_path),
+            prefix=Path(prefix),
+        )
 
-    @property
-    def interpreter_key(self) -> str:
-        """A short key naming this interpreter's ABI (for the built-wheel cache)."""
-        return str(self.tags[0]) if self.tags else "unknown"
-
-    def tag_priority(self) -> dict[Tag, int]:
-        """Tag -> rank (0 is best)."""
-        return {tag: rank for rank, tag in enumerate(self.tags)}
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form stored in the cache."""
+        return {
+            "markers": dict(self.markers),
+            "tags": [str(t) for t in self.tags],
+            "sys_path": list(self.sys_path),
+            "prefix": str(self.prefix),
+        }
 
 
 def choose_python(explicit: str | None, environ: Mapping[str, str] | None = None) -> Path:
@@ -82,13 +101,13 @@ def choose_python(explicit: str | None, environ: Mapping[str, str] | None = None
     if explicit:
         path = Path(explicit)
         if path.is_dir():
-            for candidate in (path / "bin" / "python", path / "Scripts" / "python.exe"):
-                if candidate.exists():
-                    return candidate
-            raise UsageError(
-                f"--python {explicit}: no interpreter in that directory",
-                hint="pass a Python executable or a virtualenv directory",
-            )
+            found_in_dir = venv_python(path)
+            if found_in_dir is None:
+                raise UsageError(
+                    f"--python {explicit}: no interpreter in that directory",
+                    hint="pass a Python executable or a virtualenv directory",
+                )
+            return found_in_dir
         if not path.exists():
             found = shutil.which(explicit)
             if found is None:
@@ -97,9 +116,9 @@ def choose_python(explicit: str | None, environ: Mapping[str, str] | None = None
         return path
     venv = env.get("VIRTUAL_ENV")
     if venv:
-        for candidate in (Path(venv) / "bin" / "python", Path(venv) / "Scripts" / "python.exe"):
-            if candidate.exists():
-                return candidate
+        active = venv_python(Path(venv))
+        if active is not None:
+            return active
     return Path(sys.executable)
 
 
@@ -116,52 +135,42 @@ def _identity(python: Path) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
-def _run_probe(python: Path) -> dict[str, object]:
+def _run_probe(python: Path, processes: Processes) -> InterpreterFacts:
     packaging_root = str(Path(packaging.__file__).resolve().parent.parent)
+    done = processes.run(
+        [str(python), "-I", "-c", _PROBE, packaging_root], ChildKind.PROBE, timeout=120
+    )
+    if not done.ok:
+        raise EnvironmentProbeError(
+            f"target interpreter {python} failed to report its environment: {done.last_line()}",
+            hint="pass a working interpreter with --python (Python 3.8 or newer)",
+        )
     try:
-        completed = subprocess.run(
-            [str(python), "-I", "-c", _PROBE, packaging_root],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env={k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PIP_"))},
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
+        return InterpreterFacts.from_json(json.loads(done.stdout))
+    except ValueError as exc:
         raise EnvironmentProbeError(
-            f"cannot run target interpreter {python}: {exc}",
-            hint="pass a working interpreter with --python",
+            f"target interpreter {python} reported an unreadable environment: {exc}",
+            hint="pass a working CPython or PyPy interpreter with --python",
         ) from None
-    if completed.returncode != 0:
-        last = (completed.stderr.strip().splitlines() or ["no output"])[-1]
-        raise EnvironmentProbeError(
-            f"target interpreter {python} failed to report its environment: {last}",
-            hint="spip supports target interpreters of Python 3.8 and newer",
-        )
-    data: dict[str, object] = json.loads(completed.stdout)
-    return data
 
 
-def interpreter_facts(python: Path, cache_dir: Path | None) -> dict[str, object]:
+def interpreter_facts(
+    python: Path, cache_dir: Path | None, processes: Processes | None = None
+) -> InterpreterFacts:
     """Markers, tags, sys.path and prefix of ``python`` (cached by interpreter identity)."""
-    key = _identity(python)
-    cached = cache_dir / "interpreters" / f"{key}.json" if cache_dir else None
+    cached = cache_dir / "interpreters" / f"{_identity(python)}.json" if cache_dir else None
     if cached is not None:
         try:
-            data: dict[str, object] = json.loads(cached.read_text(encoding="utf-8"))
-            return data
+            return InterpreterFacts.from_json(json.loads(cached.read_text(encoding="utf-8")))
         except (OSError, ValueError):
             pass
-    data = _run_probe(python)
+    facts = _run_probe(python, processes or Processes())
     if cached is not None:
         try:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(prefix=".partial-", dir=cached.parent)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle)
-            os.replace(temp, cached)
+            atomic_write(cached, json.dumps(facts.to_json()))
         except OSError:
             pass
-    return data
+    return facts
 
 
 def _headers(path: Path) -> dict[str, list[str]]:
@@ -186,15 +195,29 @@ def _headers(path: Path) -> dict[str, list[str]]:
     return headers
 
 
-def scan_distributions(
-    sys_path: list[str],
-) -> tuple[
-    dict[NormalizedName, Version],
-    dict[NormalizedName, Path],
-    dict[NormalizedName, tuple[str, ...]],
-]:
-    """Installed distributions on ``sys_path``: versions, dist-info dirs, Requires-Dist."""
-    installed: dict[NormalizedName, Version] = {}
+def _metadata_file(directory: Path, child: str) -> Path | None:
+    if child.endswith(".dist-info"):
+        return directory / child / "METADATA"
+    if child.endswith(".egg-info"):
+        meta = directory / child / "PKG-INFO"
+        if not meta.exists() and (directory / child).is_file():
+            return directory / child
+        return meta
+    return None
+
+
+@dataclass(frozen=True)
+class Installed:
+    """Installed distributions on a ``sys.path``: versions, dist-info dirs, Requires-Dist."""
+
+    versions: Mapping[NormalizedName, Version]
+    locations: Mapping[NormalizedName, Path]
+    requires: Mapping[NormalizedName, tuple[str, ...]]
+
+
+def scan_distributions(sys_path: tuple[str, ...] | list[str]) -> Installed:
+    """The distributions on ``sys_path``, first one of each name wins (as importlib does)."""
+    versions: dict[NormalizedName, Version] = {}
     locations: dict[NormalizedName, Path] = {}
     requires: dict[NormalizedName, tuple[str, ...]] = {}
     for entry in sys_path:
@@ -204,130 +227,49 @@ def scan_distributions(
         except OSError:
             continue
         for child in children:
-            if child.endswith(".dist-info"):
-                meta = directory / child / "METADATA"
-            elif child.endswith(".egg-info"):
-                meta = directory / child / "PKG-INFO"
-                if not meta.exists() and (directory / child).is_file():
-                    meta = directory / child
-            else:
+            meta = _metadata_file(directory, child)
+            if meta is None:
                 continue
             headers = _headers(meta)
-            names = headers.get("name")
-            versions = headers.get("version")
-            if not names or not versions:
+            names, found_versions = headers.get("name"), headers.get("version")
+            if not names or not found_versions:
                 continue
             name = canonicalize_name(names[0])
-            if name in installed:
+            if name in versions:
                 continue
             try:
-                installed[name] = Version(versions[0])
+                versions[name] = Version(found_versions[0])
             except InvalidVersion:
                 continue
             locations[name] = directory / child
             requires[name] = tuple(headers.get("requires-dist", ()))
-    return installed, locations, requires
+    return Installed(versions, locations, requires)
 
 
-def probe(python: Path, cache_dir: Path | None = None) -> TargetEnvironment:
-    """Inspect ``python``: cached interpreter facts, freshly scanned distributions."""
+def probe(
+    python: Path,
+    cache_dir: Path | None = None,
+    processes: Processes | None = None,
+    *,
+    site_dirs: tuple[str, ...] | None = None,
+) -> TargetEnvironment:
+    """Inspect ``python``: cached interpreter facts, freshly scanned distributions.
+
+    ``site_dirs`` replaces the interpreter's ``sys.path`` for the scan (``--target`` and
+    similar installs judge what is installed *there*).
+    """
     if cache_dir is None:
         from pipx_secure.index.cache import default_cache_dir
 
         cache_dir = default_cache_dir()
-    facts = interpreter_facts(python, cache_dir)
-    sys_path = [str(p) for p in facts["sys_path"]]  # type: ignore[attr-defined]
-    installed, locations, requires = scan_distributions(sys_path)
+    facts = interpreter_facts(python, cache_dir, processes)
+    found = scan_distributions(site_dirs if site_dirs is not None else facts.sys_path)
     return TargetEnvironment(
         python=python,
-        markers=facts["markers"],  # type: ignore[arg-type]
-        tags=tuple(next(iter(parse_tag(t))) for t in facts["tags"]),  # type: ignore[attr-defined]
-        installed=installed,
-        prefix=Path(str(facts["prefix"])),
-        locations=locations,
-        requires=requires,
-    )
-
-
-def _platform_markers(platform: str) -> dict[str, str]:
-    """PEP 508 platform markers implied by a wheel platform tag."""
-    if platform.startswith(("manylinux", "musllinux", "linux")):
-        match = re.match(r"^(?:many|musl)?linux(?:_\d+_\d+|\d+)?_(.+)$", platform)
-        machine = match.group(1) if match else platform
-        return {
-            "sys_platform": "linux",
-            "platform_system": "Linux",
-            "os_name": "posix",
-            "platform_machine": machine,
-        }
-    if platform.startswith("macosx"):
-        machine = platform.split("_", 3)[-1]
-        machine = "arm64" if machine in ("arm64", "universal2") else machine
-        return {
-            "sys_platform": "darwin",
-            "platform_system": "Darwin",
-            "os_name": "posix",
-            "platform_machine": machine,
-        }
-    if platform.startswith("win"):
-        machine = {"win_amd64": "AMD64", "win32": "x86", "win_arm64": "ARM64"}.get(platform, "")
-        return {
-            "sys_platform": "win32",
-            "platform_system": "Windows",
-            "os_name": "nt",
-            "platform_machine": machine,
-        }
-    raise UsageError(
-        f"unknown platform tag {platform!r}",
-        hint="use a wheel platform tag such as manylinux_2_17_x86_64, "
-        "macosx_11_0_arm64 or win_amd64",
-    )
-
-
-def environment_for(python_version: str, platform: str) -> TargetEnvironment:
-    """A described (not running) environment to lock for, like ``pip download --platform``."""
-    from packaging import tags as tag_module
-
-    try:
-        parts = tuple(int(p) for p in python_version.split("."))
-    except ValueError:
-        raise UsageError(
-            f"invalid --python-version {python_version!r}", hint="use e.g. 3.12"
-        ) from None
-    if len(parts) < 2:
-        raise UsageError(f"invalid --python-version {python_version!r}", hint="use e.g. 3.12")
-    major_minor = parts[:2]
-    full = ".".join(str(p) for p in (*parts, 0)[:3])
-    interpreter = f"cp{major_minor[0]}{major_minor[1]}"
-    supported = list(tag_module.cpython_tags(python_version=major_minor, platforms=[platform]))
-    supported += list(
-        tag_module.compatible_tags(
-            python_version=major_minor, interpreter=interpreter, platforms=[platform]
-        )
-    )
-    markers = {
-        "implementation_name": "cpython",
-        "implementation_version": full,
-        "platform_python_implementation": "CPython",
-        "platform_release": "",
-        "platform_version": "",
-        "python_version": f"{major_minor[0]}.{major_minor[1]}",
-        "python_full_version": full,
-        **_platform_markers(platform),
-    }
-    return TargetEnvironment(
-        python=Path(sys.executable),
-        markers=markers,
-        tags=tuple(supported),
-        installed={},
-        prefix=Path(sys.prefix),
-    )
-
-
-def environment_marker(env: TargetEnvironment) -> str:
-    """The PEP 508 marker that names a described environment in a multi-environment lock."""
-    m = env.markers
-    return (
-        f"sys_platform == '{m['sys_platform']}' and platform_machine == "
-        f"'{m['platform_machine']}' and python_version == '{m['python_version']}'"
+        markers=facts.markers,
+        tags=facts.tags,
+        installed=found.versions,
+        prefix=facts.prefix,
+        locations=found.locations,
+        requires=found.requires,
     )

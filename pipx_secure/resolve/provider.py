@@ -19,7 +19,7 @@ from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 
 from pipx_secure.errors import IntegrityError, ResolutionError
 from pipx_secure.index.client import IndexClient
-from pipx_secure.install.target import TargetEnvironment
+from pipx_secure.model.environment import TargetEnvironment
 from pipx_secure.model.coremeta import CoreMetadata
 from pipx_secure.resolve.finder import BinaryPolicy, Evaluation, evaluate_page
 from pipx_secure.resolve.models import Candidate, Req

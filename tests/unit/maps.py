@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pipx_secure.model.sourcemap import SourceMap, parse_source_map
+from pipx_secure.model.maptoml import parse_source_map
+from pipx_secure.model.sourcemap import SourceMap
 
 
 def acme_map() -> SourceMap:

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipx_secure.errors import SpipError
+from pipx_secure.model.maptoml import parse_source_map
 from pipx_secure.model.pylock import pylock_from_dict
-from pipx_secure.model.sourcemap import parse_source_map
 
 toml_values = st.recursive(
     st.booleans() | st.integers() | st.text(max_size=30),

@@ -11,8 +11,8 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from pipx_secure.errors import ResolutionError
-from pipx_secure.install.target import TargetEnvironment
 from pipx_secure.model.coremeta import CoreMetadata
+from pipx_secure.model.environment import TargetEnvironment
 from pipx_secure.model.plan import Plan
 from pipx_secure.model.simple_api import FileLink, ProjectPage
 from pipx_secure.model.sourcemap import Index

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from packaging.tags import Tag
 
 from pipx_secure.errors import IntegrityError
-from pipx_secure.model import simple_api
+from pipx_secure.model import simple_api, simple_links
 from pipx_secure.model.simple_api import (
     ACCEPT_HEADER,
     FileLink,
@@ -630,7 +630,7 @@ def test_json_api_versions_accepted(meta: dict[str, str] | None) -> None:
 
 
 def test_too_many_json_files(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(simple_api, "MAX_FILES", 3)
+    monkeypatch.setattr(simple_links, "MAX_FILES", 3)
     assert len(parse_json_page(json_body(*[json_entry()] * 3), PAGE, "acme-core").rejected) == 2
     with pytest.raises(IntegrityError) as info:
         parse_json_page(json_body(*[json_entry()] * 4), PAGE, "acme-core")
@@ -638,7 +638,7 @@ def test_too_many_json_files(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_too_many_html_links(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(simple_api, "MAX_FILES", 3)
+    monkeypatch.setattr(simple_links, "MAX_FILES", 3)
     link = f'<a href="/f/{SDIST}">x</a>'
     assert len(parse_html_page(link * 3, PAGE, "acme-core").files) == 1
     with pytest.raises(IntegrityError) as info:
@@ -650,7 +650,7 @@ def test_too_many_html_links(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_pages_over_the_byte_limit(
     monkeypatch: pytest.MonkeyPatch, parse: Callable[[bytes | str, str, str], ProjectPage]
 ) -> None:
-    monkeypatch.setattr(simple_api, "MAX_PAGE_BYTES", 10)
+    monkeypatch.setattr(simple_links, "MAX_PAGE_BYTES", 10)
     for body in (b"x" * 11, "x" * 11, "\u00e9" * 6):  # the last: 6 characters, 12 bytes
         with pytest.raises(IntegrityError) as info:
             parse(body, PAGE, "acme-core")

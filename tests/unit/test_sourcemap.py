@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from pipx_secure.config.mapfile import load_source_map
 from pipx_secure.errors import PolicyError, SourceMapError
-from pipx_secure.model.sourcemap import RuleKind, load_source_map, parse_source_map
+from pipx_secure.model.maptoml import parse_source_map
+from pipx_secure.model.sourcemap import RuleKind
 
 BASE = {
     "default": "public",

@@ -1,0 +1,131 @@
+"""The environment packages are resolved for: marker values, wheel tags, what is installed.
+
+A :class:`TargetEnvironment` is data: it comes from probing a real interpreter
+(:mod:`pipx_secure.install.target`) or from a description (``--python-version`` and
+``--platform``, :func:`environment_for`), and resolution reads nothing else about the target.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.tags import Tag
+from packaging.utils import NormalizedName
+from packaging.version import Version
+
+from pipx_secure.errors import UsageError
+
+
+@dataclass(frozen=True)
+class TargetEnvironment:
+    """What resolution needs to know about the interpreter pip installs into."""
+
+    python: Path
+    markers: Mapping[str, str]
+    tags: tuple[Tag, ...]
+    installed: Mapping[NormalizedName, Version]
+    prefix: Path
+    locations: Mapping[NormalizedName, Path] = field(default_factory=dict)
+    requires: Mapping[NormalizedName, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def python_version(self) -> Version:
+        """The full Python version (``python_full_version`` marker)."""
+        return Version(self.markers["python_full_version"].rstrip("+"))
+
+    @property
+    def interpreter_key(self) -> str:
+        """A short key naming this interpreter's ABI (for the built-wheel cache)."""
+        return str(self.tags[0]) if self.tags else "unknown"
+
+    def tag_priority(self) -> dict[Tag, int]:
+        """Tag -> rank (0 is best)."""
+        return {tag: rank for rank, tag in enumerate(self.tags)}
+
+
+def _platform_markers(platform: str) -> dict[str, str]:
+    """PEP 508 platform markers implied by a wheel platform tag."""
+    if platform.startswith(("manylinux", "musllinux", "linux")):
+        match = re.match(r"^(?:many|musl)?linux(?:_\d+_\d+|\d+)?_(.+)$", platform)
+        machine = match.group(1) if match else platform
+        return {
+            "sys_platform": "linux",
+            "platform_system": "Linux",
+            "os_name": "posix",
+            "platform_machine": machine,
+        }
+    if platform.startswith("macosx"):
+        machine = platform.split("_", 3)[-1]
+        machine = "arm64" if machine in ("arm64", "universal2") else machine
+        return {
+            "sys_platform": "darwin",
+            "platform_system": "Darwin",
+            "os_name": "posix",
+            "platform_machine": machine,
+        }
+    if platform.startswith("win"):
+        machine = {"win_amd64": "AMD64", "win32": "x86", "win_arm64": "ARM64"}.get(platform, "")
+        return {
+            "sys_platform": "win32",
+            "platform_system": "Windows",
+            "os_name": "nt",
+            "platform_machine": machine,
+        }
+    raise UsageError(
+        f"unknown platform tag {platform!r}",
+        hint="use a wheel platform tag such as manylinux_2_17_x86_64, "
+        "macosx_11_0_arm64 or win_amd64",
+    )
+
+
+def environment_for(python_version: str, platform: str) -> TargetEnvironment:
+    """A described (not running) environment to lock for, like ``pip download --platform``."""
+    from packaging import tags as tag_module
+
+    try:
+        parts = tuple(int(p) for p in python_version.split("."))
+    except ValueError:
+        raise UsageError(
+            f"invalid --python-version {python_version!r}", hint="use e.g. 3.12"
+        ) from None
+    if len(parts) < 2:
+        raise UsageError(f"invalid --python-version {python_version!r}", hint="use e.g. 3.12")
+    major_minor = parts[:2]
+    full = ".".join(str(p) for p in (*parts, 0)[:3])
+    interpreter = f"cp{major_minor[0]}{major_minor[1]}"
+    supported = list(tag_module.cpython_tags(python_version=major_minor, platforms=[platform]))
+    supported += list(
+        tag_module.compatible_tags(
+            python_version=major_minor, interpreter=interpreter, platforms=[platform]
+        )
+    )
+    markers = {
+        "implementation_name": "cpython",
+        "implementation_version": full,
+        "platform_python_implementation": "CPython",
+        "platform_release": "",
+        "platform_version": "",
+        "python_version": f"{major_minor[0]}.{major_minor[1]}",
+        "python_full_version": full,
+        **_platform_markers(platform),
+    }
+    return TargetEnvironment(
+        python=Path(sys.executable),
+        markers=markers,
+        tags=tuple(supported),
+        installed={},
+        prefix=Path(sys.prefix),
+    )
+
+
+def environment_marker(env: TargetEnvironment) -> str:
+    """The PEP 508 marker that names a described environment in a multi-environment lock."""
+    m = env.markers
+    return (
+        f"sys_platform == '{m['sys_platform']}' and platform_machine == "
+        f"'{m['platform_machine']}' and python_version == '{m['python_version']}'"
+    )
