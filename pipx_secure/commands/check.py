@@ -26,20 +26,15 @@ direct source), ``not-on-index`` (``--online``: pinned version missing on its in
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from packaging.utils import canonicalize_name
 
+from pipx_secure.commands.context import Services
 from pipx_secure.errors import PolicyError, RequirementFileError, SourceMapError, SpipError
-from pipx_secure.model.sourcemap import RuleKind, SourceMap, load_source_map
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from pipx_secure.model.sourcemap import RuleKind, SourceMap
 
 
 @dataclass(frozen=True)
@@ -101,11 +96,34 @@ def _is_lock(path: Path) -> bool:
     return name == "pylock.toml" or (name.startswith("pylock.") and name.endswith(".toml"))
 
 
-def run_check(map_path: Path | None, files: list[Path], *, online: bool = False) -> CheckReport:
+@dataclass(frozen=True)
+class CheckSettings:
+    """``spip check``'s flags."""
+
+    files: tuple[Path, ...] = ()
+    map_path: Path | None = None
+    online: bool = False
+
+
+def run(settings: CheckSettings, services: Services) -> CheckReport:
+    """Check the map and the files (requirement files and PEP 751 locks)."""
+    return run_check(
+        settings.map_path, list(settings.files), online=settings.online, services=services
+    )
+
+
+def run_check(
+    map_path: Path | None,
+    files: list[Path],
+    *,
+    online: bool = False,
+    services: Services | None = None,
+) -> CheckReport:
     """Check the map and ``files`` (requirement files and PEP 751 locks)."""
+    services = services or Services.create()
     names_as_given = tuple(str(f) for f in files)
     try:
-        source_map = load_source_map(map_path)
+        source_map = services.load_map(map_path)
     except SourceMapError as exc:
         return CheckReport("(invalid)", {}, names_as_given, error=exc.render())
     summary = {
@@ -209,26 +227,27 @@ def run_check(map_path: Path | None, files: list[Path], *, online: bool = False)
                     )
                 )
     if online and pins:
-        findings += _online(source_map, pins)
+        findings += _online(source_map, pins, services)
     return CheckReport(source_map.origin, summary, names_as_given, tuple(findings))
 
 
-def _online(source_map: SourceMap, pins: list[tuple[str, str, str]]) -> list[Finding]:
+def _online(
+    source_map: SourceMap, pins: list[tuple[str, str, str]], services: Services
+) -> list[Finding]:
     from packaging.version import InvalidVersion, Version
 
-    from pipx_secure.config.credentials import CredentialStore
-    from pipx_secure.index.cache import ArtifactCache, default_cache_dir
-    from pipx_secure.index.client import IndexClient
-    from pipx_secure.model.simple_api import parse_filename
+    from pipx_secure.index.pages import RoutedPages
+    from pipx_secure.model.filenames import parse_filename
 
-    client = IndexClient(source_map, CredentialStore(), ArtifactCache(default_cache_dir()))
+    transport = services.transport()
+    pages = RoutedPages(source_map, transport)
     findings = []
     try:
-        client.prefetch(name for name, _v, _l in pins)
+        pages.prefetch(canonicalize_name(name) for name, _v, _l in pins)
         for name, version, location in pins:
             try:
                 route = source_map.index_for(name)
-                page = client.page(name)
+                page = pages.page(canonicalize_name(name))
             except SpipError:
                 continue
             versions = set()
@@ -253,11 +272,5 @@ def _online(source_map: SourceMap, pins: list[tuple[str, str, str]]) -> list[Fin
                     )
                 )
     finally:
-        client.close()
+        transport.close()
     return findings
-
-
-def read_toml(path: Path) -> dict[str, Any]:
-    """Read a TOML file (helper for callers that sniff file kinds)."""
-    data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
-    return data

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,11 +31,16 @@ class MapSearch:
     looked_in: tuple[Path, ...]
 
 
-def _pip_default() -> tuple[str, tuple[str, ...]]:
-    from pipx_secure.config.pipconfig import read_pip_index_config
+def pip_default_from(environ: Mapping[str, str] | None) -> PipDefault:
+    """pip's configured index for ``environ`` (read only when a map needs it)."""
 
-    config = read_pip_index_config()
-    return config.index_url, config.ignored
+    def read() -> tuple[str, tuple[str, ...]]:
+        from pipx_secure.config.pipconfig import read_pip_index_config
+
+        config = read_pip_index_config(environ)
+        return config.index_url, config.ignored
+
+    return read
 
 
 def read_toml(path: Path, what: str = "source map") -> tuple[dict[str, Any], str]:
@@ -81,12 +87,13 @@ def load_source_map(
     *,
     cwd: Path | None = None,
     pip_default: PipDefault | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> SourceMap:
     """Load the map: ``explicit`` (``--map``), else the nearest one from ``cwd`` upward.
 
     With no map anywhere, every name goes to pip's configured index (a one-index map).
     """
-    default = pip_default or _pip_default
+    default = pip_default or pip_default_from(environ)
     path = explicit
     if path is None:
         path = find_source_map((cwd or Path.cwd()).resolve())

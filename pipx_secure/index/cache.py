@@ -17,18 +17,19 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 from filelock import FileLock
 
+from pipx_secure.fs import atomic_write
 from pipx_secure.model.hashes import Digest, file_digest
 
 
-def default_cache_dir() -> Path:
+def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
     """``SPIP_CACHE_DIR``, else the platform's user cache dir for spip."""
-    explicit = os.environ.get("SPIP_CACHE_DIR")
+    explicit = (os.environ if environ is None else environ).get("SPIP_CACHE_DIR")
     if explicit:
         return Path(explicit)
     from platformdirs import user_cache_dir
@@ -102,12 +103,7 @@ class ArtifactCache:
 
     def write_metadata(self, digest: Digest, data: bytes) -> None:
         """Store core metadata atomically."""
-        path = self.metadata_path(digest)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=".partial-", dir=path.parent)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(name, path)
+        atomic_write(self.metadata_path(digest), data)
 
     def built_dir(self, sdist: Digest, interpreter: str) -> Path:
         """Directory holding wheels built from the sdist ``sdist`` for ``interpreter``."""

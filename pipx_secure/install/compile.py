@@ -8,13 +8,12 @@ pip writes (default optimization level, timestamp invalidation).
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 
-from pipx_secure.install.pipargs import run
+from pipx_secure.install.process import ChildKind, Processes
+from pipx_secure.model.records import MalformedRecord, parse_record, python_sources
 
 _COMPILER = r"""
 import json, os, sys, py_compile
@@ -48,37 +47,27 @@ def python_files(dist_infos: Iterable[Path]) -> list[str]:
     for dist_info in dist_infos:
         try:
             text = (dist_info / "RECORD").read_text(encoding="utf-8", errors="replace")
-        except OSError:
+            entries = parse_record(text)
+        except (OSError, MalformedRecord):
             continue
         site = dist_info.parent
-        for row in csv.reader(io.StringIO(text)):
-            if row and row[0].endswith(".py"):
-                path = (site / row[0]).resolve()
-                if path.is_file():
-                    files.append(str(path))
+        for relative in python_sources(entries):
+            path = (site / relative).resolve()
+            if path.is_file():
+                files.append(str(path))
     return sorted(set(files))
 
 
-def compile_files(python: Path, files: list[str], environ: Mapping[str, str]) -> int:
+def compile_files(python: Path, files: list[str], processes: Processes) -> int:
     """Compile ``files`` in the target interpreter in parallel; returns how many compiled."""
     if not files:
         return 0
-    import subprocess
-
-    completed = subprocess.run(
-        [str(python), "-I", "-c", _COMPILER],
-        input=json.dumps(files),
-        env=dict(environ),
-        capture_output=True,
-        text=True,
-        check=False,
+    done = processes.run(
+        [str(python), "-I", "-c", _COMPILER], ChildKind.COMPILE, input=json.dumps(files)
     )
-    if completed.returncode != 0:
+    if not done.ok:
         return 0
     try:
-        return int(json.loads(completed.stdout.strip().splitlines()[-1])["compiled"])
+        return int(json.loads(done.stdout.strip().splitlines()[-1])["compiled"])
     except (ValueError, KeyError, IndexError):
         return 0
-
-
-__all__ = ["compile_files", "python_files", "run"]

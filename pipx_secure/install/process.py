@@ -59,9 +59,16 @@ class Completed:
 
 
 def child_env(
-    kind: ChildKind, environ: Mapping[str, str], secrets: Sequence[str] = ()
+    kind: ChildKind,
+    environ: Mapping[str, str],
+    secrets: Sequence[str] = (),
+    *,
+    user_site: bool = False,
 ) -> dict[str, str]:
-    """The environment of a child of ``kind`` (pure): the one policy for every child."""
+    """The environment of a child of ``kind`` (pure): the one policy for every child.
+
+    ``user_site`` keeps the user site-packages enabled (``--user`` installs need it).
+    """
     env = {
         key: value
         for key, value in environ.items()
@@ -71,7 +78,8 @@ def child_env(
     env["PIP_CONFIG_FILE"] = os.devnull
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     env["PIP_NO_INPUT"] = "1"
-    env["PYTHONNOUSERSITE"] = "1"
+    if not user_site:
+        env["PYTHONNOUSERSITE"] = "1"
     if kind is ChildKind.BUILD:
         env["PIP_NO_INDEX"] = "1"
     elif kind is ChildKind.GIT:
@@ -93,9 +101,11 @@ class Processes:
         self.secrets = secrets
         self.echo = echo
 
-    def env_for(self, kind: ChildKind, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    def env_for(
+        self, kind: ChildKind, extra: Mapping[str, str] | None = None, *, user_site: bool = False
+    ) -> dict[str, str]:
         """The environment a child of ``kind`` gets, plus ``extra`` (set by spip itself)."""
-        env = child_env(kind, self.environ, self.secrets())
+        env = child_env(kind, self.environ, self.secrets(), user_site=user_site)
         env.update(extra or {})
         return env
 
@@ -109,9 +119,10 @@ class Processes:
         timeout: float | None = None,
         extra_env: Mapping[str, str] | None = None,
         log: Path | None = None,
+        user_site: bool = False,
     ) -> Completed:
         """Run ``argv`` to completion; never raises for a failing or missing program."""
-        env = self.env_for(kind, extra_env)
+        env = self.env_for(kind, extra_env, user_site=user_site)
         return self._spawn(tuple(str(a) for a in argv), env, cwd, input, timeout, log)
 
     def _spawn(

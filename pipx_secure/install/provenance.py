@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from pipx_secure.fs import atomic_write
 
 FILENAME = "spip-provenance.json"
 
@@ -67,8 +67,4 @@ def write_provenance(prefix: Path, entries: Iterable[ProvenanceEntry]) -> None:
     for entry in entries:
         current[entry.name] = asdict(entry)
     payload: Mapping[str, Any] = {"schema": 1, "packages": dict(sorted(current.items()))}
-    fd, temp = tempfile.mkstemp(prefix=".spip-provenance-", dir=prefix)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(payload, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-    os.replace(temp, prefix / FILENAME)
+    atomic_write(prefix / FILENAME, json.dumps(payload, indent=2, sort_keys=True) + "\n")

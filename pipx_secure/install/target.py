@@ -13,6 +13,7 @@ Two parts, read differently:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -166,10 +167,8 @@ def interpreter_facts(
             pass
     facts = _run_probe(python, processes or Processes())
     if cached is not None:
-        try:
+        with contextlib.suppress(OSError):
             atomic_write(cached, json.dumps(facts.to_json()))
-        except OSError:
-            pass
     return facts
 
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from packaging.markers import Environment
 from packaging.tags import Tag
 from packaging.utils import NormalizedName
 from packaging.version import Version
@@ -41,6 +42,23 @@ class TargetEnvironment:
     def interpreter_key(self) -> str:
         """A short key naming this interpreter's ABI (for the built-wheel cache)."""
         return str(self.tags[0]) if self.tags else "unknown"
+
+    def marker_environment(self) -> Environment:
+        """The markers as packaging's typed ``Environment`` (missing values empty)."""
+        m = self.markers
+        return Environment(
+            implementation_name=m.get("implementation_name", ""),
+            implementation_version=m.get("implementation_version", ""),
+            os_name=m.get("os_name", ""),
+            platform_machine=m.get("platform_machine", ""),
+            platform_release=m.get("platform_release", ""),
+            platform_system=m.get("platform_system", ""),
+            platform_version=m.get("platform_version", ""),
+            python_full_version=m.get("python_full_version", ""),
+            platform_python_implementation=m.get("platform_python_implementation", ""),
+            python_version=m.get("python_version", ""),
+            sys_platform=m.get("sys_platform", ""),
+        )
 
     def tag_priority(self) -> dict[Tag, int]:
         """Tag -> rank (0 is best)."""

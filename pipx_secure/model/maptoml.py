@@ -227,7 +227,7 @@ def _default(
             url=pip_url if pip_url.endswith("/") else pip_url + "/",
             location="pip configuration",
         )
-        notes = ()
+        notes: tuple[str, ...] = ()
         if ignored:
             notes = (
                 "pip is configured with "

@@ -18,7 +18,7 @@ from pipx_secure.resolve.models import Req
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
 
-    from pipx_secure.model.reqfile import RequirementLine
+    from pipx_secure.model.reqline import RequirementLine
     from pipx_secure.model.sourcemap import SourceMap
 
 __all__ = ["constraints_map", "requirements_to_reqs"]
@@ -60,17 +60,17 @@ def requirements_to_reqs(
 ) -> list[Req]:
     """Turn parsed requirement lines into resolver requirements for the target.
 
-    Local paths and allowed direct URLs are left to ``Installer.add_local``/``add_direct``.
+    Local paths and allowed direct URLs are local sources (:mod:`pipx_secure.resolve.sources`).
     """
     reqs: list[Req] = []
     for line in lines:
         if line.path or line.editable:
-            continue  # local projects (file: URLs included) are prepared by Installer.add_local
+            continue  # local projects (file: URLs included) are local sources
         if line.url or (line.requirement is not None and line.requirement.url):
             direct_url_allowed(line, source_map)  # raises unless [direct-urls] allows it
             continue
         if line.requirement is None:
-            continue  # local projects are prepared by Installer.add_local
+            continue  # unnamed local projects are local sources
         requirement: Requirement = line.requirement
         if requirement.marker is not None and not requirement.marker.evaluate(
             dict(markers, extra="")

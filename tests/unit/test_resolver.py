@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import pytest
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
@@ -15,10 +16,11 @@ from pipx_secure.model.coremeta import CoreMetadata
 from pipx_secure.model.environment import TargetEnvironment
 from pipx_secure.model.plan import Plan
 from pipx_secure.model.simple_api import FileLink, ProjectPage
-from pipx_secure.model.sourcemap import Index
-from pipx_secure.resolve.finder import BinaryPolicy, evaluate_page
+from pipx_secure.model.sourcemap import Index, IndexName
+from pipx_secure.resolve.finder import BinaryPolicy, Evaluation, evaluate_page
 from pipx_secure.resolve.models import Candidate, Req
-from pipx_secure.resolve.provider import RoutedProvider, resolve
+from pipx_secure.resolve.planner import Roots, resolve
+from pipx_secure.resolve.settings import ResolveSettings
 from tests.unit.maps import acme_map
 
 MAP = acme_map()
@@ -73,43 +75,53 @@ DEPS = {
 }
 
 
-class FakeClient:
-    """Stands in for IndexClient: records which index was asked about which name."""
+class FakePages:
+    """A PageSource: records which index was asked about which name."""
 
     def __init__(self) -> None:
         self.source_map = MAP
         self.asked: list[tuple[str, str]] = []
 
-    def page(self, name: str) -> ProjectPage:
+    def index_for(self, name: NormalizedName) -> Index:
+        return self.source_map.index_for(name).index
+
+    def page(self, name: NormalizedName) -> ProjectPage:
         key = canonicalize_name(name)
-        index = self.source_map.index_for(key).index
+        index = self.index_for(key)
         self.asked.append((index.name, key))
         files = PAGES.get((index.name, key), [])
         return ProjectPage(key, index.project_url(key), tuple(link(f) for f in files), (), None)
 
-    def prefetch(self, names: Iterable[str]) -> None:
+    def prefetch(self, names: Iterable[NormalizedName]) -> None:
         list(names)
 
-    def prefetch_metadata(self, index: Index, link: FileLink) -> None:
+
+class FakeMetadata:
+    """A MetadataSource from the DEPS table."""
+
+    def metadata(self, candidate: Candidate) -> CoreMetadata:
+        return CoreMetadata(
+            candidate.name,
+            candidate.version,
+            tuple(Requirement(r) for r in DEPS.get(candidate.name, [])),
+            None,
+            "2.1",
+            frozenset(),
+        )
+
+    def prefetch(self, candidate: Candidate) -> None:
         return None
 
 
-def metadata(candidate: Candidate) -> CoreMetadata:
-    return CoreMetadata(
-        candidate.name,
-        candidate.version,
-        tuple(Requirement(r) for r in DEPS.get(candidate.name, [])),
-        None,
-        "2.1",
-        frozenset(),
-    )
-
-
-def run(*reqs: str, **kwargs: object) -> tuple[list[Candidate], FakeClient]:
-    client = FakeClient()
-    provider = RoutedProvider(client, TARGET, metadata, **kwargs)  # type: ignore[arg-type]
-    result = resolve(provider, [Req.from_requirement(Requirement(r)) for r in reqs])
-    return result, client
+def run(
+    *reqs: str,
+    constraints: Mapping[NormalizedName, SpecifierSet] | None = None,
+    target: TargetEnvironment = TARGET,
+) -> tuple[list[Candidate], FakePages]:
+    pages = FakePages()
+    roots = Roots(tuple(Req.from_requirement(Requirement(r)) for r in reqs), constraints or {})
+    resolution = resolve(roots, ResolveSettings(), pages, FakeMetadata(), target)
+    return sorted(resolution.candidates.values(), key=lambda c: c.name), pages
 
 
 def versions(result: list[Candidate]) -> dict[str, str]:
@@ -154,9 +166,7 @@ def test_installed_version_is_preferred_when_on_the_index() -> None:
     target = TARGET.__class__(
         **{**TARGET.__dict__, "installed": {NormalizedName("acme-core"): Version("1.0.0")}}
     )
-    client = FakeClient()
-    provider = RoutedProvider(client, target, metadata, preferred=target.installed)  # type: ignore[arg-type]
-    result = resolve(provider, [Req.from_requirement(Requirement("acme-core"))])
+    result, _ = run("acme-core", target=target)
     assert versions(result) == {"acme-core": "1.0.0"}
 
 
@@ -174,7 +184,7 @@ def page_of(*files: FileLink) -> ProjectPage:
 
 
 def test_finder_prefers_wheels_and_skips_incompatible_and_yanked() -> None:
-    index = MAP.indexes["public"]  # type: ignore[index]
+    index = MAP.indexes[IndexName("public")]
     page = page_of(
         link("pkg-2.0.tar.gz"),
         link("pkg-2.0-py3-none-any.whl"),
@@ -195,12 +205,20 @@ def test_finder_prefers_wheels_and_skips_incompatible_and_yanked() -> None:
 
 
 def test_finder_binary_policies() -> None:
-    index = MAP.indexes["public"]  # type: ignore[index]
+    index = MAP.indexes[IndexName("public")]
     page = page_of(link("pkg-2.0.tar.gz"), link("pkg-1.0-py3-none-any.whl"))
-    common = dict(python_version=Version("3.11.7"), tag_priority=TARGET.tag_priority())
-    only = evaluate_page(page, index, policy=BinaryPolicy.ONLY_BINARY, **common)  # type: ignore[arg-type]
+    def evaluate(policy: BinaryPolicy) -> Evaluation:
+        return evaluate_page(
+            page,
+            index,
+            python_version=Version("3.11.7"),
+            tag_priority=TARGET.tag_priority(),
+            policy=policy,
+        )
+
+    only = evaluate(BinaryPolicy.ONLY_BINARY)
     assert [str(c.version) for c in only.candidates] == ["1.0"]
-    none = evaluate_page(page, index, policy=BinaryPolicy.NO_BINARY, **common)  # type: ignore[arg-type]
+    none = evaluate(BinaryPolicy.NO_BINARY)
     assert [c.filename for c in none.candidates] == ["pkg-2.0.tar.gz"]
-    prefer = evaluate_page(page, index, policy=BinaryPolicy.PREFER_BINARY, **common)  # type: ignore[arg-type]
+    prefer = evaluate(BinaryPolicy.PREFER_BINARY)
     assert [str(c.version) for c in prefer.candidates] == ["1.0", "2.0"]

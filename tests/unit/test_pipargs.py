@@ -11,13 +11,14 @@ from pipx_secure.install.pipargs import (
     RequirementEntry,
     build_pip_install_args,
     render_requirements,
-    scrubbed_env,
 )
+from pipx_secure.install.process import ChildKind, child_env
 from pipx_secure.model.hashes import Digest
 
 
 def test_env_drops_pip_python_and_spip_variables_and_secrets() -> None:
-    env = scrubbed_env(
+    env = child_env(
+        ChildKind.PIP,
         {
             "PATH": "/usr/bin",
             "PIP_EXTRA_INDEX_URL": "https://evil.example/simple",
@@ -28,7 +29,7 @@ def test_env_drops_pip_python_and_spip_variables_and_secrets() -> None:
             "OTHER": "contains pw-123456 inside",
             "HOME": "/home/u",
         },
-        secrets=("pw-123456",),
+        ("pw-123456",),
     )
     assert env["PIP_CONFIG_FILE"] == os.devnull
     assert "PIP_EXTRA_INDEX_URL" not in env and "PIP_INDEX_URL" not in env

@@ -1,0 +1,332 @@
+"""The argument parser of ``spip`` (argparse), built from small tables.
+
+Options that would undo the source map are refused by name with the map setting that replaces
+them (:data:`pipx_secure.model.reqline.REFUSED_OPTIONS`, the table requirement files use too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from pipx_secure import __version__
+from pipx_secure.commands.passthrough import PASSTHROUGH
+from pipx_secure.errors import UsageError
+from pipx_secure.model.reqline import REFUSED_OPTIONS
+
+#: Options of ``spip install`` pip users type, refused on the command line (not silently).
+REFUSED_ON_COMMAND_LINE = (
+    "-i",
+    "--index-url",
+    "--extra-index-url",
+    "--no-index",
+    "-f",
+    "--find-links",
+    "--trusted-host",
+)
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are spip's UsageError (one line, exit code 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, hint=f"see `{self.prog} --help`")
+
+
+class _Refuse(argparse.Action):
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        raise UsageError(
+            f"option {option_string} is refused by spip",
+            hint=REFUSED_OPTIONS[str(option_string)],
+        )
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--map",
+        metavar="FILE",
+        type=Path,
+        help="source map (default: spip.toml or [tool.spip] in pyproject.toml, searched upward)",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more output")
+    parser.add_argument("-q", "--quiet", action="count", default=0, help="less output")
+
+
+def _files(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("requirements", nargs="*", metavar="REQ", help="requirement specifiers")
+    for flags, help_text in (
+        (("-r", "--requirement"), "install from a requirements file"),
+        (("-c", "--constraint"), "constrain versions with a constraints file"),
+    ):
+        parser.add_argument(
+            *flags, action="append", default=[], type=Path, metavar="FILE", help=help_text
+        )
+
+
+#: (flags, argparse keyword arguments) of ``spip install`` beyond the requirement inputs.
+INSTALL_OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
+    (
+        ("-e", "--editable"),
+        dict(
+            action="append",
+            default=[],
+            metavar="PATH",
+            help="install a local project in editable mode (PEP 660), its dependencies routed",
+        ),
+    ),
+    (
+        ("--python",),
+        dict(
+            metavar="PYTHON",
+            help="target interpreter or virtualenv (default: the active "
+            "virtualenv, else spip's own interpreter)",
+        ),
+    ),
+    (("--dry-run",), dict(action="store_true", help="resolve and show the plan only")),
+    (
+        ("--report",),
+        dict(
+            metavar="FILE",
+            type=Path,
+            help="write pip's installation report (JSON, '-' for "
+            "stdout), with each package's index",
+        ),
+    ),
+    (("--pre",), dict(action="store_true", help="allow pre-releases")),
+    (("--no-deps",), dict(action="store_true", help="do not install dependencies")),
+    (
+        ("-U", "--upgrade"),
+        dict(action="store_true", help="upgrade the named packages to the newest allowed versions"),
+    ),
+    (
+        ("--upgrade-strategy",),
+        dict(choices=("only-if-needed", "eager"), default="only-if-needed", help="as in pip"),
+    ),
+    (("--force-reinstall",), dict(action="store_true", help="reinstall everything")),
+    (
+        ("--only-binary",),
+        dict(
+            action="append",
+            default=[],
+            metavar="FORMAT",
+            help=":all:, :none: or package names: wheels only",
+        ),
+    ),
+    (
+        ("--no-binary",),
+        dict(
+            action="append",
+            default=[],
+            metavar="FORMAT",
+            help=":all:, :none: or package names: build from sdists",
+        ),
+    ),
+    (("--prefer-binary",), dict(action="store_true", help="prefer older wheels over newer sdists")),
+    (
+        ("--installer",),
+        dict(
+            choices=("pip", "uv"),
+            default=None,
+            help="the program that installs the verified "
+            "wheelhouse: pip (default) or uv; both run offline over the same verified, "
+            "hash-pinned wheels",
+        ),
+    ),
+    (
+        ("--require-hashes",),
+        dict(
+            action="store_true",
+            help="every package must be pinned with --hash in the "
+            "requirement files, and the index's file must match",
+        ),
+    ),
+    (("--no-compile",), dict(action="store_true", help="do not byte-compile")),
+    (("--no-input",), dict(action="store_true", help="accepted; spip never prompts")),
+    (("--target",), dict(metavar="DIR", help="install into DIR (pip's --target)")),
+    (("--user",), dict(action="store_true", help="install to the user site")),
+)
+
+
+def _install(sub: Any) -> None:
+    install = sub.add_parser(
+        "install",
+        help="install packages, each from its assigned index only",
+        description="Like `pip install`, but every package (direct, transitive, extra or build "
+        "dependency) is resolved from the index the source map assigns to its name; pip then "
+        "installs offline from verified, hash-pinned artifacts.",
+        allow_abbrev=False,
+    )
+    _common(install)
+    _files(install)
+    for flags, kwargs in INSTALL_OPTIONS:
+        install.add_argument(*flags, **kwargs)
+    for option in REFUSED_ON_COMMAND_LINE:
+        install.add_argument(option, action=_Refuse, nargs="?", help=argparse.SUPPRESS)
+
+
+def _auth(sub: Any) -> None:
+    auth = sub.add_parser(
+        "auth",
+        help="store or check an index password in keyring",
+        description="Credentials helpers. Passwords are read from a prompt (never echoed) or "
+        "from standard input with --stdin, never from the command line.",
+        allow_abbrev=False,
+    )
+    actions = auth.add_subparsers(dest="auth_command", metavar="ACTION", parser_class=Parser)
+    store = actions.add_parser("set", help="store the password of INDEX in keyring")
+    _common(store)
+    store.add_argument("index", metavar="INDEX")
+    store.add_argument("--username", help="username (default: the map's username)")
+    store.add_argument("--stdin", action="store_true", help="read the password from stdin")
+    pypirc = actions.add_parser(
+        "import-pypirc",
+        help="move the passwords of a ~/.pypirc into keyring",
+        description="Store each password of a .pypirc in keyring (service: the repository URL, "
+        "as the section names it) and print the [indexes] entries to add to the map. pip never "
+        "reads .pypirc; passwords in it are plain text on disk.",
+    )
+    pypirc.add_argument("--file", type=Path, default=Path("~/.pypirc"), metavar="PATH")
+    pypirc.add_argument(
+        "--remove",
+        action="store_true",
+        help="rewrite the file without its password lines once they are in keyring",
+    )
+    check = actions.add_parser("check", help="try the stored credential against INDEX")
+    _common(check)
+    check.add_argument("index", metavar="INDEX")
+
+
+def _lock_and_sync(sub: Any) -> None:
+    lock = sub.add_parser(
+        "lock",
+        help="resolve through the source map and write a PEP 751 pylock.toml",
+        description="Resolve requirements (arguments, -r files, or [project] dependencies of "
+        "pyproject.toml) through the source map and write a standard PEP 751 lock with each "
+        "package's index and hashes. Unchanged inputs rewrite nothing.",
+        allow_abbrev=False,
+    )
+    _common(lock)
+    _files(lock)
+    lock.add_argument("-o", "--output", type=Path, default=Path("pylock.toml"), metavar="FILE")
+    lock.add_argument("--python", metavar="PYTHON", help="interpreter to lock for")
+    lock.add_argument(
+        "--python-version",
+        metavar="X.Y",
+        help="lock for this Python version instead of an interpreter (with --platform)",
+    )
+    lock.add_argument(
+        "--platform",
+        action="append",
+        default=[],
+        metavar="TAG",
+        help="wheel platform tag to lock for (repeat for a multi-platform lock), as in pip "
+        "download",
+    )
+    lock.add_argument("--pre", action="store_true")
+    sync = sub.add_parser(
+        "sync",
+        help="install exactly what a pylock.toml selects, from the map's indexes only",
+        description="Install what a PEP 751 lock selects for the target environment, through "
+        "the same air-gapped pip path. Refuses a lock whose package sources disagree with the "
+        "source map, or whose hashes differ from what the indexes serve now.",
+        allow_abbrev=False,
+    )
+    _common(sync)
+    sync.add_argument("lockfile", nargs="?", type=Path, default=Path("pylock.toml"))
+    sync.add_argument("--python", metavar="PYTHON")
+    sync.add_argument(
+        "--exact", action="store_true", help="also uninstall distributions the lock does not list"
+    )
+    sync.add_argument("--dry-run", action="store_true")
+
+
+def _check_audit_explain(sub: Any) -> None:
+    check = sub.add_parser(
+        "check",
+        help="validate the source map and verify requirement files and locks against it",
+        description="For Makefiles and CI. Exit codes: 0 clean, 1 findings, 2 usage or input "
+        "error. Offline unless --online.",
+        allow_abbrev=False,
+    )
+    _common(check)
+    check.add_argument(
+        "files", nargs="*", type=Path, metavar="FILE", help="requirement files and PEP 751 locks"
+    )
+    check.add_argument("--json", action="store_true", help="machine-readable output")
+    check.add_argument(
+        "--online",
+        action="store_true",
+        help="also confirm every pinned version exists on its assigned index",
+    )
+    audit = sub.add_parser(
+        "audit",
+        help="where did every installed distribution come from?",
+        description="For every distribution of an environment: the index the map assigns, and "
+        "whether the installed files are that index's artifact (verified, installed-by-spip, "
+        "mismatch, not-on-assigned-index, unverifiable); then which private names also exist "
+        "on the default (public) index. Exit codes: 0 all verified, 1 findings, 2 could not "
+        "audit.",
+        allow_abbrev=False,
+    )
+    _common(audit)
+    audit.add_argument("--python", metavar="PYTHON", help="interpreter or virtualenv to audit")
+    audit.add_argument("--json", action="store_true", help="machine-readable output")
+    audit.add_argument(
+        "--no-exposure",
+        action="store_true",
+        help="skip the exposure scan (it asks the default index about private names, without "
+        "credentials)",
+    )
+    explain = sub.add_parser(
+        "explain",
+        help="say which index serves each name, and which rule decided it",
+        allow_abbrev=False,
+    )
+    _common(explain)
+    explain.add_argument("names", nargs="+", metavar="NAME")
+
+
+def _passthrough(sub: Any) -> None:
+    for name, text in PASSTHROUGH.items():
+        passthrough = sub.add_parser(
+            name,
+            help=text,
+            description=f"{text}. Runs the target environment's pip (no network involved); "
+            "every argument after the command goes to pip unchanged.",
+            allow_abbrev=False,
+            add_help=False,
+        )
+        passthrough.add_argument("--python", metavar="PYTHON")
+        passthrough.add_argument("pip_args", nargs=argparse.REMAINDER)
+
+
+def build_parser() -> Parser:
+    """The argument parser of ``spip``."""
+    parser = Parser(
+        prog="spip",
+        description="pip with per-package source pinning: every package comes from the index "
+        "the source map assigns to its name, and only from there.",
+        allow_abbrev=False,
+    )
+    parser.add_argument("--version", action="version", version=f"spip {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    _install(sub)
+    _passthrough(sub)
+    _auth(sub)
+    _lock_and_sync(sub)
+    _check_audit_explain(sub)
+    return parser
+
+
+def installer_default(environ: dict[str, str] | None = None) -> str:
+    """``SPIP_INSTALLER`` (pip or uv), else pip."""
+    return (environ or dict(os.environ)).get("SPIP_INSTALLER", "pip")

@@ -1,0 +1,148 @@
+"""Results as text: one function per command result, all through :class:`Output`."""
+
+from __future__ import annotations
+
+import json
+
+from pipx_secure.audit.report import AuditReport, Verdict
+from pipx_secure.cli.output import Output
+from pipx_secure.commands.auth import AuthResult
+from pipx_secure.commands.check import CheckReport
+from pipx_secure.commands.explain import ExplainResult
+from pipx_secure.commands.install import InstallResult
+from pipx_secure.commands.lock import LockResult
+from pipx_secure.commands.passthrough import PassthroughResult
+from pipx_secure.commands.sync import SyncResult
+
+_STYLES = {
+    Verdict.VERIFIED: "green",
+    Verdict.INSTALLED_BY_SPIP: "green",
+    Verdict.MISMATCH: "bold red",
+    Verdict.NOT_ON_ASSIGNED_INDEX: "bold red",
+    Verdict.UNVERIFIABLE: "yellow",
+}
+
+
+def install(result: InstallResult, output: Output, quiet: int) -> None:
+    """``spip install``'s result."""
+    if result.report_text is not None:
+        output.out(result.report_text)
+    if result.dry_run and result.plan is not None:
+        for pin in result.plan.pins:
+            state = "satisfied" if pin in result.satisfied else "would install"
+            output.out(f"{pin.name} {pin.version}  [{pin.index}]  {state}")
+        return
+    if quiet:
+        return
+    if result.fast_path:
+        output.out(
+            "Nothing to install: every requirement is already satisfied "
+            "(installed by spip from its assigned index)."
+        )
+    elif result.installed:
+        output.out(
+            "Installed: " + ", ".join(f"{p.name} {p.version} [{p.index}]" for p in result.installed)
+        )
+    else:
+        output.out("Nothing to install: every requirement is already satisfied.")
+
+
+def lock(result: LockResult, output: Output) -> None:
+    """``spip lock``'s result."""
+    if result.changed:
+        output.err(f"spip: wrote {result.output} ({result.packages} packages)")
+    else:
+        output.err(f"spip: {result.output} is up to date ({result.packages} packages)")
+
+
+def sync(result: SyncResult, output: Output, quiet: int) -> None:
+    """``spip sync``'s result."""
+    if result.dry_run:
+        for pin in result.installed:
+            output.out(f"would install {pin.name} {pin.version} [{pin.index}]")
+        for name in result.uninstalled:
+            output.out(f"would uninstall {name}")
+        return
+    if quiet:
+        return
+    done = ", ".join(f"{p.name} {p.version} [{p.index}]" for p in result.installed)
+    output.out(f"Installed: {done}" if done else "Nothing to install: the environment matches.")
+    if result.uninstalled:
+        output.out("Uninstalled: " + ", ".join(result.uninstalled))
+
+
+def check(report: CheckReport, output: Output, as_json: bool, quiet: int) -> None:
+    """``spip check``'s report."""
+    if as_json:
+        output.out(json.dumps(report.to_json(), indent=2, sort_keys=True))
+        return
+    for finding in report.findings:
+        output.out(f"{finding.location}: {finding.severity}: {finding.kind}: {finding.message}")
+    if not quiet:
+        output.err(
+            f"spip check: {len(report.findings)} finding(s) in {len(report.files)} file(s); "
+            f"map {report.map_origin}"
+        )
+
+
+def explain(result: ExplainResult, output: Output) -> None:
+    """``spip explain``'s sentences."""
+    for line in result.lines:
+        output.out(line)
+
+
+def auth(result: AuthResult, output: Output) -> None:
+    """``spip auth``'s lines and notes."""
+    for note in result.notes:
+        output.err(f"spip: note: {note}")
+    for line in result.lines:
+        output.out(line)
+
+
+def passthrough(result: PassthroughResult, output: Output) -> None:
+    """pip's own output, unchanged but scrubbed."""
+    if result.stdout:
+        output.out(result.stdout.rstrip("\n"))
+    if result.stderr:
+        output.err(result.stderr.rstrip("\n"))
+
+
+def audit(report: AuditReport, output: Output, as_json: bool) -> None:
+    """``spip audit``'s table (rich) or JSON."""
+    if as_json:
+        output.out(json.dumps(report.to_json(), indent=2, sort_keys=True))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(
+        no_color=bool(output.environ.get("NO_COLOR")) or None, highlight=False, soft_wrap=False
+    )
+    table = Table(title=f"spip audit of {report.python}", show_lines=False)
+    for column in ("package", "version", "index", "verdict", "why"):
+        table.add_column(column, overflow="fold")
+    for item in report.packages:
+        why = item.reason + (f" [{', '.join(item.files[:5])}]" if item.files else "")
+        style = _STYLES[item.verdict]
+        table.add_row(
+            item.name,
+            item.version,
+            item.index or "-",
+            f"[{style}]{item.verdict.value}[/]",
+            output.scrub(why),
+        )
+    console.print(table)
+    for exposure in report.exposures:
+        level = "[bold red]EXPOSED[/]" if exposure.higher else "[yellow]exposed[/]"
+        console.print(
+            f"{level} {exposure.name}: routed to {exposure.index} (highest "
+            f"{exposure.private_version or 'none'}), and the default index has "
+            f"{exposure.public_version}"
+        )
+    for forwarding in report.forwarding:
+        console.print(f"[bold red]FORWARDING[/] {output.scrub(forwarding.message)}")
+    bad = sum(1 for p in report.packages if not p.verdict.ok)
+    console.print(
+        f"{len(report.packages)} distributions: {len(report.packages) - bad} verified, "
+        f"{bad} findings; {len(report.exposures)} exposed names"
+    )

@@ -1,0 +1,117 @@
+"""Flags become frozen settings here, at the CLI boundary; nothing deeper sees argparse."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping, Sequence
+
+from packaging.utils import NormalizedName, canonicalize_name
+
+from pipx_secure.commands.audit import AuditSettings
+from pipx_secure.commands.check import CheckSettings
+from pipx_secure.commands.explain import ExplainSettings
+from pipx_secure.commands.install import InstallSettings
+from pipx_secure.commands.lock import LockSettings
+from pipx_secure.commands.sync import SyncSettings
+from pipx_secure.install.pipargs import Backend, PipOptions
+from pipx_secure.resolve.finder import BinaryPolicy
+from pipx_secure.resolve.settings import ResolveSettings
+
+
+def binary_policy(
+    only_binary: Sequence[str], no_binary: Sequence[str], prefer_binary: bool
+) -> tuple[BinaryPolicy, dict[NormalizedName, BinaryPolicy]]:
+    """pip's ``--only-binary``/``--no-binary`` values (``:all:``, ``:none:``, names)."""
+    policy = BinaryPolicy.PREFER_BINARY if prefer_binary else BinaryPolicy.ANY
+    per_name: dict[NormalizedName, BinaryPolicy] = {}
+    for values, chosen in (
+        (only_binary, BinaryPolicy.ONLY_BINARY),
+        (no_binary, BinaryPolicy.NO_BINARY),
+    ):
+        for value in values:
+            for item in (part.strip() for part in value.split(",")):
+                if item == ":all:":
+                    policy = chosen
+                    per_name.clear()
+                elif item == ":none:":
+                    policy = BinaryPolicy.ANY
+                    per_name.clear()
+                elif item:
+                    per_name[canonicalize_name(item)] = chosen
+    return policy, per_name
+
+
+def install_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> InstallSettings:
+    """``spip install``'s namespace as settings."""
+    policy, per_name = binary_policy(args.only_binary, args.no_binary, args.prefer_binary)
+    installer = args.installer or environ.get("SPIP_INSTALLER", "pip")
+    return InstallSettings(
+        requirements=tuple(args.requirements),
+        requirement_files=tuple(args.requirement),
+        constraint_files=tuple(args.constraint),
+        editables=tuple(args.editable),
+        map_path=args.map,
+        python=args.python,
+        dry_run=args.dry_run,
+        report=args.report,
+        resolve=ResolveSettings(
+            pre=args.pre,
+            policy=policy,
+            policy_for=per_name,
+            upgrade=args.upgrade,
+            upgrade_eager=args.upgrade and args.upgrade_strategy == "eager",
+            no_deps=args.no_deps,
+        ),
+        pip=PipOptions(
+            quiet=max(0, 1 - args.verbose),
+            verbose=max(0, args.verbose - 1),
+            force_reinstall=args.force_reinstall,
+            target_dir=args.target,
+            user=args.user,
+            compile=not args.no_compile,
+            backend=Backend(installer),
+        ),
+        require_hashes=args.require_hashes,
+        quiet=args.quiet,
+    )
+
+
+def lock_settings(args: argparse.Namespace) -> LockSettings:
+    """``spip lock``'s namespace as settings."""
+    return LockSettings(
+        requirements=tuple(args.requirements),
+        requirement_files=tuple(args.requirement),
+        constraint_files=tuple(args.constraint),
+        output=args.output,
+        map_path=args.map,
+        python=args.python,
+        python_version=args.python_version,
+        platforms=tuple(args.platform),
+        pre=args.pre,
+    )
+
+
+def sync_settings(args: argparse.Namespace) -> SyncSettings:
+    """``spip sync``'s namespace as settings."""
+    return SyncSettings(
+        lockfile=args.lockfile,
+        map_path=args.map,
+        python=args.python,
+        exact=args.exact,
+        dry_run=args.dry_run,
+    )
+
+
+def check_settings(args: argparse.Namespace) -> CheckSettings:
+    """``spip check``'s namespace as settings."""
+    return CheckSettings(files=tuple(args.files), map_path=args.map, online=args.online)
+
+
+def audit_settings(args: argparse.Namespace) -> AuditSettings:
+    """``spip audit``'s namespace as settings."""
+    return AuditSettings(map_path=args.map, python=args.python, exposure=not args.no_exposure)
+
+
+def explain_settings(args: argparse.Namespace) -> ExplainSettings:
+    """``spip explain``'s namespace as settings."""
+    return ExplainSettings(names=tuple(args.names), map_path=args.map)

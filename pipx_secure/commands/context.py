@@ -1,0 +1,121 @@
+"""What every command uses of the world, in one object the CLI builds and tests fake.
+
+:class:`Services` holds the environment, the working directory, the cache, the credential
+store, the process door and a :class:`Reporter` (progress and notes; only the CLI renders
+them).  Transports are made through a factory so unit tests can serve pages from memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from pipx_secure.config.credentials import CredentialStore
+from pipx_secure.index.cache import ArtifactCache, default_cache_dir
+from pipx_secure.install.process import OutputSink, Processes
+from pipx_secure.model.environment import TargetEnvironment
+
+if TYPE_CHECKING:
+    from pipx_secure.index.transport import Transport
+    from pipx_secure.model.sourcemap import SourceMap
+
+
+class Reporter(Protocol):
+    """Where commands send progress and notes (rendered by the CLI, or ignored)."""
+
+    def note(self, text: str) -> None:
+        """A one-line note for the user (stderr)."""
+
+    def status(self, text: str) -> AbstractContextManager[None]:
+        """A long step in progress (a spinner on a terminal)."""
+
+
+class SilentReporter:
+    """A reporter that shows nothing (tests, ``-q``)."""
+
+    def __init__(self) -> None:
+        self.notes: list[str] = []
+
+    def note(self, text: str) -> None:
+        """Keep the note (tests read them)."""
+        self.notes.append(text)
+
+    @contextlib.contextmanager
+    def status(self, text: str) -> Iterator[None]:
+        """Nothing to show."""
+        yield
+
+
+TransportFactory = Callable[["CredentialStore | None", ArtifactCache, bool], "Transport"]
+
+
+def _http_transport(
+    credentials: CredentialStore | None, cache: ArtifactCache, http_cache: bool
+) -> Transport:
+    from pipx_secure.index.transport import HttpTransport  # the HTTP stack, only when used
+
+    return HttpTransport(credentials, cache, http_cache=http_cache)
+
+
+@dataclass
+class Services:
+    """The world as commands see it."""
+
+    environ: Mapping[str, str]
+    cwd: Path
+    cache: ArtifactCache
+    credentials: CredentialStore
+    processes: Processes
+    reporter: Reporter = field(default_factory=SilentReporter)
+    transport_factory: TransportFactory = _http_transport
+    probe_cache: Path | None = None
+
+    @classmethod
+    def create(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        reporter: Reporter | None = None,
+        echo: OutputSink | None = None,
+    ) -> Services:
+        """The real services for this process (``echo`` streams children's output, ``-v``)."""
+        env = dict(os.environ if environ is None else environ)
+        cache_dir = default_cache_dir(env)
+        credentials = CredentialStore(env)
+        return cls(
+            environ=env,
+            cwd=Path.cwd(),
+            cache=ArtifactCache(cache_dir),
+            credentials=credentials,
+            processes=Processes(env, credentials.secrets, echo=echo),
+            reporter=reporter or SilentReporter(),
+            probe_cache=cache_dir,
+        )
+
+    def transport(self, *, http_cache: bool = True) -> Transport:
+        """A transport that sends each index its own credentials."""
+        return self.transport_factory(self.credentials, self.cache, http_cache)
+
+    def anonymous_transport(self) -> Transport:
+        """A transport that sends no credentials anywhere."""
+        return self.transport_factory(None, self.cache, False)
+
+    def target(self, python: str | None) -> TargetEnvironment:
+        """The target environment (``--python``, else the active venv, else spip's own)."""
+        from pipx_secure.install.target import choose_python, probe
+
+        return probe(choose_python(python, self.environ), self.probe_cache, self.processes)
+
+    def load_map(self, path: Path | None) -> SourceMap:
+        """The source map (``--map``, else found upward from the working directory)."""
+        from pipx_secure.config.mapfile import load_source_map
+
+        source_map = load_source_map(path, cwd=self.cwd, environ=self.environ)
+        for note in source_map.notes:
+            self.reporter.note(f"note: {note}")
+        return source_map

@@ -1,0 +1,292 @@
+"""HTTP requests to one index: sessions, redirects, credentials per origin, errors that say why.
+
+:class:`Requester` follows redirects itself and attaches the ``Authorization`` header only when
+a request's origin (scheme, host, port) is the index's own, or a host the map lists in
+``file-hosts`` over https.  An https→http redirect is refused; a project page must stay on the
+index's origin.  Retries (connection errors, timeouts, 500/502/503/504) are urllib3's, with
+exponential backoff; 401, 403, 404 are never retried.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import urljoin
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from pipx_secure import __version__
+from pipx_secure.config.credentials import Credential, CredentialStore
+from pipx_secure.errors import AuthError, IndexError_, IntegrityError, UsageError
+from pipx_secure.model.hashes import CHUNK
+from pipx_secure.model.redact import RedactedUrl, origin_of
+from pipx_secure.model.sourcemap import Index
+
+MAX_REDIRECTS = 5
+USER_AGENT = f"spip/{__version__}"
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """Network settings, fixed at the CLI boundary."""
+
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    retries: int = 3
+    backoff: float = 0.25
+    workers: int = 16
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> HttpSettings:
+        """``SPIP_TIMEOUT`` (seconds) and ``SPIP_RETRIES`` override the defaults."""
+        env = os.environ if environ is None else environ
+        settings = cls()
+        try:
+            if env.get("SPIP_TIMEOUT"):
+                timeout = float(env["SPIP_TIMEOUT"])
+                settings = replace(settings, connect_timeout=timeout, read_timeout=timeout)
+            if env.get("SPIP_RETRIES"):
+                settings = replace(settings, retries=max(0, int(env["SPIP_RETRIES"])))
+        except ValueError:
+            raise UsageError(
+                "SPIP_TIMEOUT must be a number of seconds and SPIP_RETRIES a whole number"
+            ) from None
+        return settings
+
+
+def _retry(settings: HttpSettings) -> Retry:
+    return Retry(
+        total=settings.retries,
+        connect=settings.retries,
+        read=settings.retries,
+        status=settings.retries,
+        backoff_factor=settings.backoff,
+        status_forcelist=(500, 502, 503, 504),
+        allowed_methods=frozenset({"GET", "HEAD"}),
+        raise_on_status=False,
+        redirect=False,
+    )
+
+
+def plain_session(settings: HttpSettings) -> requests.Session:
+    """A pooled session with retries that reads nothing from the environment on its own."""
+    session = requests.Session()
+    session.trust_env = False  # no netrc auto-auth, no env CA/proxy surprises: we decide
+    adapter = HTTPAdapter(
+        pool_connections=8, pool_maxsize=settings.workers, max_retries=_retry(settings)
+    )
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = USER_AGENT
+    return session
+
+
+def page_session(settings: HttpSettings, http_dir: str | None) -> requests.Session:
+    """A session whose project pages are cached on disk and revalidated (ETag/Last-Modified)."""
+    if http_dir is None:
+        return plain_session(settings)
+    from cachecontrol.adapter import CacheControlAdapter
+    from cachecontrol.caches.file_cache import FileCache
+    from cachecontrol.heuristics import BaseHeuristic
+    from cachecontrol.serialize import Serializer
+
+    class _NoSecretSerializer(Serializer):
+        """Never let a request's Authorization header reach the cache on disk."""
+
+        def dumps(self, request: Any, response: Any, body: bytes | None = None) -> bytes:
+            request = request.copy()
+            request.headers.pop("Authorization", None)
+            return bytes(super().dumps(request, response, body))
+
+    class _Revalidate(BaseHeuristic):
+        """Store pages that carry only Last-Modified, so they can be revalidated (304).
+
+        Every page request says ``Cache-Control: max-age=0``, so a stored page is never used
+        without the index confirming it (If-Modified-Since / If-None-Match).
+        """
+
+        def update_headers(self, response: Any) -> dict[str, str]:
+            headers = response.headers
+            if "last-modified" in headers and not (
+                "etag" in headers or "expires" in headers or "cache-control" in headers
+            ):
+                from email.utils import formatdate
+
+                return {"expires": formatdate(time.time() + 86400, usegmt=True)}
+            return {}
+
+    session = requests.Session()
+    session.trust_env = False
+    adapter = CacheControlAdapter(
+        cache=FileCache(http_dir),
+        serializer=_NoSecretSerializer(),
+        heuristic=_Revalidate(),
+        pool_connections=8,
+        pool_maxsize=settings.workers,
+        max_retries=_retry(settings),
+    )
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = USER_AGENT
+    return session
+
+
+def auth_error(index: Index, status: int, sent: bool, what: str) -> AuthError:
+    """The error for a 401/403 from ``index``, with the command that would fix it."""
+    user = index.username or "USERNAME"
+    store = f"run `spip auth set {index.name}` or `keyring set {index.url} {user}`"
+    if sent:
+        return AuthError(
+            f"index {index.name} ({index.redacted}) refused the credentials "
+            f"(HTTP {status}) for {what}",
+            hint=f"the stored password is wrong or lacks access; {store}",
+        )
+    return AuthError(
+        f"index {index.name} ({index.redacted}) requires credentials (HTTP {status}) for {what}",
+        hint=f"{store}, or set {index.env_prefix}_PASSWORD",
+    )
+
+
+class Requester:
+    """GETs for one process: credentials per index origin, redirects followed by hand."""
+
+    def __init__(self, credentials: CredentialStore | None, settings: HttpSettings) -> None:
+        self.credentials = credentials
+        self.settings = settings
+        self.count = 0
+
+    def may_authenticate(self, index: Index, url: str) -> bool:
+        """Whether a request to ``url`` may carry ``index``'s credential."""
+        scheme, host, port = origin_of(url)
+        if (scheme, host, port) == index.origin:
+            return True
+        return host in index.file_hosts and scheme == "https"
+
+    def _credential(self, index: Index, url: str) -> Credential | None:
+        if self.credentials is None or not self.may_authenticate(index, url):
+            return None
+        return self.credentials.for_index(index)
+
+    def get(
+        self,
+        session: requests.Session,
+        index: Index,
+        url: str,
+        *,
+        what: str,
+        headers: Mapping[str, str] | None = None,
+        stream: bool = False,
+        same_origin_only: bool = False,
+    ) -> requests.Response:
+        """GET ``url`` for ``index``; 404 is returned, other failures raise a SpipError."""
+        current = url
+        for _hop in range(MAX_REDIRECTS + 1):
+            request_headers = dict(headers or {})
+            credential = self._credential(index, current)
+            if credential is not None:
+                request_headers["Authorization"] = credential.basic_header()
+            response = self._send(session, index, current, request_headers, stream, what)
+            if response.is_redirect:
+                target = urljoin(current, response.headers.get("Location", ""))
+                response.close()
+                self._check_redirect(index, current, target, what, same_origin_only)
+                current = target
+                continue
+            if response.status_code in (401, 403):
+                response.close()
+                raise auth_error(index, response.status_code, credential is not None, what)
+            if response.status_code >= 400 and response.status_code != 404:
+                response.close()
+                raise IndexError_(
+                    f"index {index.name} ({index.redacted}) answered HTTP "
+                    f"{response.status_code} for {what}",
+                    hint="the index is failing; spip retried server errors "
+                    f"{self.settings.retries} times",
+                )
+            return response
+        raise IndexError_(f"index {index.name} redirected too many times for {what}")
+
+    def _send(
+        self,
+        session: requests.Session,
+        index: Index,
+        url: str,
+        headers: dict[str, str],
+        stream: bool,
+        what: str,
+    ) -> requests.Response:
+        try:
+            self.count += 1
+            return session.get(
+                url,
+                headers=headers,
+                stream=stream,
+                allow_redirects=False,
+                # HTTP(S)_PROXY / NO_PROXY from the environment, decided per URL.
+                proxies=requests.utils.get_environ_proxies(url, no_proxy=None),
+                timeout=(self.settings.connect_timeout, self.settings.read_timeout),
+                verify=str(index.ca_bundle) if index.ca_bundle else True,
+            )
+        except requests.exceptions.SSLError:
+            raise IndexError_(
+                f"index {index.name} ({index.redacted}): its TLS certificate is not trusted "
+                f"(while fetching {what})",
+                hint=f"set `ca-bundle` for [indexes.{index.name}] in the source map to the "
+                "CA certificate that signed it",
+            ) from None
+        except requests.RequestException as exc:
+            raise IndexError_(
+                f"index {index.name} ({index.redacted}) unreachable while fetching {what}: "
+                f"{type(exc).__name__}",
+                hint="check the URL in the source map and your network; spip retried "
+                f"{self.settings.retries} times",
+            ) from None
+
+    def _check_redirect(
+        self, index: Index, current: str, target: str, what: str, same_origin_only: bool
+    ) -> None:
+        if origin_of(current)[0] == "https" and origin_of(target)[0] != "https":
+            raise IntegrityError(
+                f"index {index.name} redirected {what} from https to {RedactedUrl(target)}; refused"
+            )
+        if (
+            same_origin_only
+            and origin_of(target) != index.origin
+            and origin_of(target)[1] not in index.file_hosts
+        ):
+            # A project page must come from the index itself: an index that sends unknown
+            # names elsewhere would hand a private name to a public index.
+            raise IntegrityError(
+                f"index {index.name} ({index.redacted}) redirected the {what} to another "
+                f"origin ({RedactedUrl(target)}); refused",
+                hint="a project page must come from its assigned index; if that host is the "
+                "index's own, list it in the index's file-hosts",
+            )
+
+
+def bounded_body(response: requests.Response, index: Index, what: str, limit: int) -> bytes:
+    """The body, refusing more than ``limit`` bytes (hostile or broken indexes)."""
+    chunks = []
+    size = 0
+    try:
+        for chunk in response.iter_content(CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise IntegrityError(
+                    f"index {index.name} ({index.redacted}) sent more than "
+                    f"{limit // (1024 * 1024)} MiB for the {what}; refused",
+                    hint="the index is broken or hostile",
+                )
+            chunks.append(chunk)
+    except requests.RequestException as exc:
+        raise IndexError_(
+            f"index {index.name} ({index.redacted}) failed while sending the {what}: "
+            f"{type(exc).__name__}",
+            hint="the index or network failed mid-transfer; run again",
+        ) from None
+    return b"".join(chunks)

@@ -1,0 +1,277 @@
+"""The transport: every byte spip reads from an index or a URL comes through here.
+
+:class:`Transport` is what the rest of spip sees (and what tests fake): project pages of an
+explicit index, PEP 658/714 metadata files checked against their own hash, verified artifact
+downloads into the content-addressed cache (hashed while they stream, coalesced per digest,
+retried when a transfer breaks), and direct-URL archives.  :class:`HttpTransport` is the real
+one; with ``credentials=None`` it is anonymous (the exposure scan).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import requests
+from packaging.utils import NormalizedName
+
+from pipx_secure.config.credentials import CredentialStore
+from pipx_secure.errors import IndexError_, IntegrityError
+from pipx_secure.index.cache import ArtifactCache
+from pipx_secure.index.http import (
+    HttpSettings,
+    Requester,
+    bounded_body,
+    page_session,
+    plain_session,
+)
+from pipx_secure.model.hashes import CHUNK, Digest, best_expected, verify_bytes
+from pipx_secure.model.redact import RedactedUrl
+from pipx_secure.model.simple_api import ACCEPT_HEADER, FileLink, ProjectPage, parse_project_page
+from pipx_secure.model.sourcemap import Index, IndexName
+
+MAX_METADATA_BYTES = 16 * 1024 * 1024
+MAX_PAGE_BYTES = 64 * 1024 * 1024
+T = TypeVar("T")
+
+
+class Transport(Protocol):
+    """HTTP for every caller of spip (implemented by :class:`HttpTransport` and test fakes)."""
+
+    def project_page(self, index: Index, name: NormalizedName) -> ProjectPage:
+        """The project page of ``name`` on ``index`` (an empty page for 404)."""
+
+    def metadata_file(self, index: Index, link: FileLink) -> bytes | None:
+        """The PEP 658 metadata file of ``link``, hash-checked; None if the index has none."""
+
+    def download(self, index: Index, link: FileLink) -> Path:
+        """The verified artifact in the cache, downloading it if needed."""
+
+    def fetch_url(self, url: str, expected: Digest, dest: Path, what: str) -> None:
+        """Download a direct URL (no credentials) to ``dest``, checked against ``expected``."""
+
+    def check_access(self, index: Index) -> None:
+        """Fetch the index root; raises AuthError on 401/403."""
+
+    def submit(self, function: Callable[..., T], *args: Any) -> Future[T]:
+        """Run ``function`` in the background (pages and metadata prefetch)."""
+
+    def close(self) -> None:
+        """Release threads and connections."""
+
+
+def expected_digest(index: Index, link: FileLink) -> Digest:
+    """The strongest hash ``index`` published for ``link``; refused when there is none."""
+    expected = best_expected(link.hashes)
+    if expected is None:
+        raise IntegrityError(
+            f"index {index.name} ({index.redacted}) publishes no hash for {link.filename}",
+            hint="spip installs only artifacts whose hash the index publishes (PEP 503 "
+            "#sha256= fragments or PEP 691 hashes)",
+        )
+    return expected
+
+
+class _Interrupted(Exception):
+    """A transfer broke mid-body (reset, short read): worth another try."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class HttpTransport:
+    """The real transport: pooled sessions, an HTTP cache for pages, verified downloads."""
+
+    def __init__(
+        self,
+        credentials: CredentialStore | None,
+        cache: ArtifactCache,
+        settings: HttpSettings | None = None,
+        *,
+        http_cache: bool = True,
+    ) -> None:
+        self.cache = cache
+        self.settings = settings or HttpSettings.from_environ()
+        self.requester = Requester(credentials, self.settings)
+        self._anonymous = Requester(None, self.settings)  # direct URLs never get credentials
+        self._pages = page_session(self.settings, str(cache.http_dir) if http_cache else None)
+        self._files = plain_session(self.settings)
+        # Two pools: page/metadata tasks may wait on downloads, downloads wait on nothing.
+        self._tasks = ThreadPoolExecutor(max_workers=self.settings.workers)
+        self._download_pool = ThreadPoolExecutor(max_workers=self.settings.workers)
+        self._lock = threading.Lock()
+        self._downloads: dict[str, Future[Path]] = {}
+
+    @property
+    def requests_made(self) -> int:
+        """How many HTTP requests this transport sent (redirect hops included)."""
+        return self.requester.count
+
+    def close(self) -> None:
+        """Release threads and connections."""
+        self._tasks.shutdown(wait=True, cancel_futures=True)
+        self._download_pool.shutdown(wait=True, cancel_futures=True)
+        self._pages.close()
+        self._files.close()
+
+    def submit(self, function: Callable[..., T], *args: Any) -> Future[T]:
+        """Run ``function`` on the task pool."""
+        return self._tasks.submit(function, *args)
+
+    # -- pages and metadata ---------------------------------------------------------------
+    def project_page(self, index: Index, name: NormalizedName) -> ProjectPage:
+        """The project page of ``name`` on ``index`` (PEP 691 JSON preferred, HTML fallback)."""
+        url = index.project_url(name)
+        what = f"project page of {name!r}"
+        response = self.requester.get(
+            self._pages,
+            index,
+            url,
+            headers={"Accept": ACCEPT_HEADER, "Cache-Control": "max-age=0"},
+            what=what,
+            same_origin_only=True,
+        )
+        try:
+            if response.status_code == 404:
+                return ProjectPage(name=name, url=url, files=(), rejected=(), api_version=None)
+            content_type = response.headers.get("Content-Type", "text/html")
+            body = bounded_body(response, index, what, MAX_PAGE_BYTES)
+        finally:
+            response.close()
+        try:
+            return parse_project_page(body, content_type, response.url or url, name)
+        except IntegrityError as exc:
+            raise IntegrityError(
+                f"index {index.name}, project {name!r}: {exc.message}", hint=exc.hint
+            ) from None
+
+    def metadata_file(self, index: Index, link: FileLink) -> bytes | None:
+        """The PEP 658 metadata file of ``link``, checked against its published hash."""
+        if link.metadata is None:
+            return None
+        what = f"metadata of {link.filename}"
+        response = self.requester.get(self._files, index, link.metadata_url, what=what)
+        try:
+            if response.status_code == 404:
+                return None  # advertised but missing: the caller falls back to the wheel
+            data = bounded_body(response, index, what, MAX_METADATA_BYTES)
+        finally:
+            response.close()
+        expected = best_expected(link.metadata)
+        if expected is not None:
+            verify_bytes(data, expected, what)
+        return data
+
+    def check_access(self, index: Index) -> None:
+        """Fetch the index root; raises AuthError on 401/403."""
+        self.requester.get(self._files, index, index.url, what="the index root").close()
+
+    # -- artifacts --------------------------------------------------------------------------
+    def download(self, index: Index, link: FileLink) -> Path:
+        """The verified artifact in the cache, downloading it if needed (coalesced)."""
+        expected = expected_digest(index, link)
+        with self._lock:
+            future = self._downloads.get(str(expected))
+            if future is None:
+                future = self._download_pool.submit(self._download, index, link, expected)
+                self._downloads[str(expected)] = future
+        return future.result()
+
+    def _download(self, index: Index, link: FileLink, expected: Digest) -> Path:
+        found = self.cache.lookup(expected, link.filename)
+        if found is not None:
+            return found
+        with self.cache.lock(expected):
+            found = self.cache.lookup(expected, link.filename)
+            if found is not None:
+                return found
+            self.cache.clean_partials(expected)  # a killed run's leftovers: we hold the lock
+            attempt = 0
+            while True:
+                try:
+                    return self._download_once(index, link, expected)
+                except _Interrupted as exc:
+                    # A reset or short read mid-body: retried like a failed connection.
+                    attempt += 1
+                    if attempt > self.settings.retries:
+                        raise IndexError_(
+                            f"download of {link.filename} from index {index.name} "
+                            f"({index.redacted}) failed: {exc.reason}",
+                            hint=f"the transfer broke {attempt} times; check the index and "
+                            "network, then run again",
+                        ) from None
+                    time.sleep(self.settings.backoff * (2 ** (attempt - 1)))
+
+    def _download_once(self, index: Index, link: FileLink, expected: Digest) -> Path:
+        fd, temp = self.cache.temp_file(expected)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                actual = self._stream(index, link.url, link.filename, handle, expected.algorithm)
+            if not expected.matches(actual):
+                raise IntegrityError(
+                    f"hash mismatch for {link.filename} from index {index.name}: "
+                    f"published {expected}, served {expected.algorithm}:{actual}",
+                    hint="the index served other bytes than it published; nothing was installed",
+                )
+            return self.cache.commit(temp, expected, link.filename)
+        finally:
+            temp.unlink(missing_ok=True)
+
+    def _stream(
+        self,
+        index: Index,
+        url: str,
+        what: str,
+        handle: Any,
+        algorithm: str,
+        requester: Requester | None = None,
+    ) -> str:
+        """Write the body of ``url`` to ``handle`` while hashing it; returns the hex digest."""
+        hasher = hashlib.new(algorithm)
+        response = (requester or self.requester).get(
+            self._files, index, url, stream=True, what=what
+        )
+        try:
+            if response.status_code != 200:
+                raise IndexError_(
+                    f"index {index.name} answered {response.status_code} for {what} "
+                    f"({RedactedUrl(url)})",
+                    hint="the file listed on the project page could not be fetched",
+                )
+            for chunk in response.iter_content(CHUNK):
+                hasher.update(chunk)
+                handle.write(chunk)
+        except requests.RequestException as exc:
+            raise _Interrupted(type(exc).__name__) from None
+        finally:
+            response.close()
+        return hasher.hexdigest()
+
+    def fetch_url(self, url: str, expected: Digest, dest: Path, what: str) -> None:
+        """A direct-URL archive: anonymous, retried, checked against ``expected``."""
+        anonymous = Index(IndexName("direct-url"), url)
+        attempt = 0
+        while True:
+            try:
+                with dest.open("wb") as handle:
+                    actual = self._stream(
+                        anonymous, url, what, handle, expected.algorithm, self._anonymous
+                    )
+                break
+            except _Interrupted as exc:
+                attempt += 1
+                if attempt > self.settings.retries:
+                    raise IndexError_(
+                        f"{what}: cannot fetch {RedactedUrl(url)}: {exc.reason}"
+                    ) from None
+                time.sleep(self.settings.backoff * (2 ** (attempt - 1)))
+        if not expected.matches(actual):
+            dest.unlink(missing_ok=True)
+            raise IntegrityError(f"{what}: hash mismatch for {RedactedUrl(url)}")

@@ -1,0 +1,111 @@
+"""Core metadata of candidates: the resolver's MetadataSource over the transport and builds.
+
+For a wheel: the PEP 658 metadata file (hash-checked), else the cache, else the wheel itself.
+For an sdist: its PKG-INFO when it is static per PEP 643, else a build (offline, routed build
+dependencies) whose wheel's METADATA is read.  Raw bytes are kept for ``--report``; wheels
+built along the way are kept so they are not built twice.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from pipx_secure.index.cache import ArtifactCache
+from pipx_secure.index.transport import Transport, expected_digest
+from pipx_secure.install.archives import read_sdist_pkg_info, read_wheel_metadata
+from pipx_secure.install.builder import Builder
+from pipx_secure.install.wheelhouse import WheelFile
+from pipx_secure.model.coremeta import CoreMetadata, is_static, parse_core_metadata
+from pipx_secure.model.hashes import Digest, best_expected
+from pipx_secure.model.simple_api import FileLink
+from pipx_secure.model.sourcemap import Index
+from pipx_secure.resolve.models import Candidate
+
+
+class ArtifactMetadata:
+    """Metadata from PEP 658 files, wheels, static PKG-INFO or builds (a MetadataSource)."""
+
+    def __init__(
+        self, transport: Transport, cache: ArtifactCache, builder: Builder, depth: int = 0
+    ) -> None:
+        self.transport = transport
+        self.cache = cache
+        self.builder = builder
+        self.depth = depth
+        self.raw: dict[str, bytes] = {}
+        self.built: dict[str, WheelFile] = {}
+        self._parsed: dict[str, CoreMetadata] = {}
+        self._lock = threading.Lock()
+
+    def add(self, digest: Digest, data: bytes, what: str) -> CoreMetadata:
+        """Record metadata spip already has (a local project's wheel)."""
+        meta = parse_core_metadata(data, what)
+        with self._lock:
+            self.raw[str(digest)] = data
+            self._parsed[str(digest)] = meta
+        return meta
+
+    def prefetch(self, candidate: Candidate) -> None:
+        """Fetch what :meth:`metadata` will need in the background (errors surface later)."""
+        if best_expected(candidate.link.hashes) is None:
+            return
+        if candidate.link.is_wheel:
+            self.transport.submit(_quietly, self._wheel_metadata, candidate.index, candidate.link)
+        else:
+            self.transport.submit(
+                _quietly, self.transport.download, candidate.index, candidate.link
+            )
+
+    def metadata(self, candidate: Candidate) -> CoreMetadata:
+        """The candidate's core metadata (memoized by the file's digest)."""
+        digest = expected_digest(candidate.index, candidate.link)
+        key = str(digest)
+        found = self._parsed.get(key)
+        if found is not None:
+            return found
+        if candidate.link.is_wheel:
+            data = self._wheel_metadata(candidate.index, candidate.link)
+            meta = parse_core_metadata(data, candidate.filename)
+        else:
+            data, meta = self._sdist_metadata(candidate, digest)
+        with self._lock:
+            self.raw[key] = data
+            self._parsed[key] = meta
+        return meta
+
+    def _wheel_metadata(self, index: Index, link: FileLink) -> bytes:
+        expected = expected_digest(index, link)
+        cached = self.cache.read_metadata(expected)
+        if cached is not None:
+            return cached
+        data = self.transport.metadata_file(index, link)
+        if data is None:
+            data = read_wheel_metadata(self.transport.download(index, link), link.filename)
+        self.cache.write_metadata(expected, data)
+        return data
+
+    def _sdist_metadata(self, candidate: Candidate, digest: Digest) -> tuple[bytes, CoreMetadata]:
+        sdist = self.transport.download(candidate.index, candidate.link)
+        cached = self.cache.read_metadata(digest)
+        pkg_info = cached if cached is not None else read_sdist_pkg_info(sdist, candidate.filename)
+        static = parse_core_metadata(pkg_info, candidate.filename) if pkg_info else None
+        if pkg_info is not None and static is not None and is_static(static):
+            if cached is None:
+                self.cache.write_metadata(digest, pkg_info)
+            return pkg_info, static
+        wheel = self.builder.build_wheel(
+            candidate.name, str(candidate.version), sdist, digest, self.depth
+        )
+        with self._lock:
+            self.built[str(digest)] = wheel
+        data = read_wheel_metadata(wheel.path, wheel.path.name)
+        return data, parse_core_metadata(data, wheel.path.name)
+
+
+def _quietly(function: object, *args: object) -> None:
+    """Run a prefetch; its errors surface when the result is really asked for."""
+    try:
+        if callable(function):
+            function(*args)
+    except Exception:
+        return

@@ -1,0 +1,144 @@
+"""One target environment's machinery: routed pages, metadata, builds and local sources.
+
+A :class:`Workspace` wires the planner's Protocols to real parts for one target: pages through
+:class:`~pipx_secure.index.pages.RoutedPages`, metadata through
+:class:`~pipx_secure.install.metadata.ArtifactMetadata`, builds whose build requirements are
+resolved by the same planner and source map.  It resolves and fetches; it never installs into
+the target (that is :func:`pipx_secure.install.apply.apply`).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import NormalizedName
+
+from pipx_secure.index.cache import ArtifactCache
+from pipx_secure.index.pages import RoutedPages
+from pipx_secure.index.transport import Transport, expected_digest
+from pipx_secure.install.builder import Builder
+from pipx_secure.install.metadata import ArtifactMetadata
+from pipx_secure.install.preparer import LocalArtifact, LocalPreparer, local_requirement
+from pipx_secure.install.process import Processes
+from pipx_secure.install.wheelhouse import WheelFile
+from pipx_secure.model.environment import TargetEnvironment
+from pipx_secure.model.plan import Pin
+from pipx_secure.model.sourcemap import SourceMap
+from pipx_secure.resolve.models import Req
+from pipx_secure.resolve.planner import Resolution, Roots, resolve
+from pipx_secure.resolve.settings import ResolveSettings
+from pipx_secure.resolve.sources import LocalSource
+
+
+class Workspace:
+    """Resolution and fetching for one target environment, routed through one source map."""
+
+    def __init__(
+        self,
+        source_map: SourceMap,
+        target: TargetEnvironment,
+        transport: Transport,
+        cache: ArtifactCache,
+        processes: Processes,
+    ) -> None:
+        self.source_map = source_map
+        self.target = target
+        self.transport = transport
+        self.cache = cache
+        self.processes = processes
+        self.pages = RoutedPages(source_map, transport)
+        self.builder = Builder(target, cache, self._resolve_build, processes)
+        self.metadata = ArtifactMetadata(transport, cache, self.builder)
+        self._workdir = Path(tempfile.mkdtemp(prefix="spip-local-"))
+        self.preparer = LocalPreparer(transport, self.builder, processes, self._workdir)
+        self.local: dict[NormalizedName, LocalArtifact] = {}
+
+    def close(self) -> None:
+        """Remove the work directory (the transport belongs to the caller)."""
+        shutil.rmtree(self._workdir, ignore_errors=True)
+
+    def add_sources(self, sources: Sequence[LocalSource]) -> list[Req]:
+        """Prepare local sources; each becomes the only candidate for its name."""
+        reqs = []
+        for source in sources:
+            artifact = self.preparer.artifact(source, self.metadata)
+            self.local[artifact.candidate.name] = artifact
+            reqs.append(local_requirement(artifact, source))
+        return reqs
+
+    def resolve(
+        self,
+        requirements: Sequence[Req],
+        constraints: Mapping[NormalizedName, SpecifierSet] | None = None,
+        settings: ResolveSettings | None = None,
+        *,
+        installed_preferred: bool = True,
+        metadata: ArtifactMetadata | None = None,
+    ) -> Resolution:
+        """Resolve through the source map; nothing is installed."""
+        roots = Roots(
+            tuple(requirements),
+            dict(constraints or {}),
+            {name: artifact.candidate for name, artifact in self.local.items()},
+        )
+        return resolve(
+            roots,
+            settings or ResolveSettings(),
+            self.pages,
+            metadata or self.metadata,
+            self.target,
+            installed_preferred=installed_preferred,
+        )
+
+    def _resolve_build(
+        self, requires: Sequence[Requirement], why: str, depth: int
+    ) -> list[WheelFile]:
+        markers = dict(self.target.markers, extra="")
+        reqs = [
+            Req.from_requirement(r, source=why)
+            for r in requires
+            if r.marker is None or r.marker.evaluate(markers)
+        ]
+        metadata = ArtifactMetadata(self.transport, self.cache, self.builder, depth)
+        resolution = resolve(
+            Roots(tuple(reqs)),
+            ResolveSettings(),
+            self.pages,
+            metadata,
+            self.target,
+            installed_preferred=False,
+        )
+        return self.fetch(resolution, resolution.plan.pins, depth, metadata)
+
+    def fetch(
+        self,
+        resolution: Resolution,
+        pins: Sequence[Pin],
+        depth: int = 0,
+        metadata: ArtifactMetadata | None = None,
+    ) -> list[WheelFile]:
+        """Download (in parallel, verified) and build what ``pins`` need; returns wheels."""
+        wheels = [self.local[p.name].wheel for p in pins if p.name in self.local]
+        candidates = [resolution.candidates[p.name] for p in pins if p.name not in self.local]
+        futures = [
+            self.transport.submit(self.transport.download, c.index, c.link) for c in candidates
+        ]
+        built = (metadata or self.metadata).built
+        for candidate, future in zip(candidates, futures):
+            path = future.result()
+            digest = expected_digest(candidate.index, candidate.link)
+            if candidate.link.is_wheel:
+                wheels.append(WheelFile(candidate.name, str(candidate.version), path, digest))
+                continue
+            wheel = built.get(str(digest))
+            if wheel is None:
+                wheel = self.builder.build_wheel(
+                    candidate.name, str(candidate.version), path, digest, depth
+                )
+            wheels.append(wheel)
+        return wheels
