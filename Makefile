@@ -19,6 +19,7 @@ demo: venv
 test: venv
 	$(VENV)/bin/python -m ruff check pipx_secure tests benchmarks demo
 	$(VENV)/bin/python -m mypy
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/python -m pytest -n 2 tests
 
 lint: venv

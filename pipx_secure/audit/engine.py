@@ -34,9 +34,10 @@ from pipx_secure.index.cache import ArtifactCache
 from pipx_secure.index.pages import RoutedPages
 from pipx_secure.index.transport import Transport
 from pipx_secure.install.archives import wheel_record
-from pipx_secure.install.provenance import ProvenanceEntry, read_provenance, record_digest
+from pipx_secure.install.provenance import read_provenance, record_digest
 from pipx_secure.model.environment import TargetEnvironment
 from pipx_secure.model.hashes import Digest
+from pipx_secure.model.provenance import ProvenanceEntry
 from pipx_secure.model.records import MalformedRecord, RecordEntry, parse_record
 from pipx_secure.model.sourcemap import Index, SourceMap
 from pipx_secure.resolve.finder import evaluate_page

@@ -34,6 +34,7 @@ from packaging.utils import canonicalize_name
 
 from pipx_secure.commands.context import Services
 from pipx_secure.errors import PolicyError, RequirementFileError, SourceMapError, SpipError
+from pipx_secure.model.reqline import RequirementLine
 from pipx_secure.model.sourcemap import RuleKind, SourceMap
 
 
@@ -112,6 +113,133 @@ def run(settings: CheckSettings, services: Services) -> CheckReport:
     )
 
 
+class _InputError(Exception):
+    """A file that cannot be read at all: the check ends with exit code 2."""
+
+
+class _Checker:
+    """Findings about one source map and the files that depend on it."""
+
+    def __init__(self, source_map: SourceMap) -> None:
+        self.source_map = source_map
+        self.findings: list[Finding] = []
+        self.used_rules: set[str] = set()
+        self.pins: list[tuple[str, str, str]] = []  # (name, version, location)
+
+    def route(self, name: str, location: str) -> None:
+        """Route ``name``; an unmatched or conflicting name is a finding."""
+        try:
+            found = self.source_map.index_for(name)
+        except PolicyError as exc:
+            self.add("unmatched", location, exc.render(), canonicalize_name(name))
+            return
+        except SourceMapError as exc:
+            self.add("conflict", location, exc.render(), canonicalize_name(name))
+            return
+        if found.rule is not None:
+            self.used_rules.add(found.rule.raw)
+
+    def add(
+        self,
+        kind: str,
+        location: str,
+        message: str,
+        package: str | None = None,
+        index: str | None = None,
+        severity: str = "error",
+    ) -> None:
+        """Record a finding."""
+        self.findings.append(Finding(kind, location, message, package, index, severity))
+
+    def lock_file(self, path: Path) -> None:
+        """A PEP 751 lock: every package routed, and its recorded sources against the map."""
+        from pipx_secure.model.pylock import LockError, check_lock_against_map, read_pylock
+
+        try:
+            lock = read_pylock(path)
+        except LockError as exc:
+            raise _InputError(exc.render()) from None
+        for package in lock.packages:
+            self.route(package.name, str(path))
+            if package.version is not None:
+                self.pins.append((canonicalize_name(package.name), str(package.version), str(path)))
+        try:
+            lock_findings = check_lock_against_map(lock, self.source_map)
+        except SpipError:
+            lock_findings = []  # routing problems were reported by route() above
+        for lf in lock_findings:
+            kind = "lock-index" if lf.lock_index is not None else "lock-direct"
+            self.add(kind, str(path), lf.message, lf.name, lf.map_index_name)
+
+    def requirement_file(self, path: Path) -> None:
+        """A requirement file: refused options, direct URLs, local paths, routes and pins."""
+        from pipx_secure.model.reqfile import parse_requirement_files
+
+        if not path.is_file():
+            raise _InputError(f"{path}: no such file")
+        try:
+            parsed = parse_requirement_files([path])
+        except RequirementFileError as exc:
+            self.add("requirement-file", exc.location or str(path), exc.render())
+            return
+        for line in parsed.requirements + parsed.constraints:
+            self.requirement_line(line)
+
+    def requirement_line(self, line: RequirementLine) -> None:
+        """One requirement of a file."""
+        from pipx_secure.resolve.roots import direct_url_allowed
+
+        if line.url:
+            try:
+                direct_url_allowed(line, self.source_map)
+            except PolicyError as exc:
+                name = line.requirement.name if line.requirement else None
+                self.add(
+                    "direct-url",
+                    line.location,
+                    exc.render(),
+                    canonicalize_name(name) if name else None,
+                )
+            return
+        if line.path or line.editable or line.requirement is None:
+            self.add(
+                "local-path",
+                line.location,
+                "local path or editable requirement: built from the working tree, not from an "
+                "index (its dependencies are still routed)",
+                severity="warning",
+            )
+            return
+        requirement = line.requirement
+        self.route(requirement.name, line.location)
+        specs = list(requirement.specifier)
+        if len(specs) == 1 and specs[0].operator == "==" and "*" not in specs[0].version:
+            self.pins.append((canonicalize_name(requirement.name), specs[0].version, line.location))
+
+    def unused_rules(self) -> None:
+        """Rules that match no listed package (warnings: a map is often shared)."""
+        for rule in self.source_map.rules:
+            if rule.raw not in self.used_rules and rule.kind in (RuleKind.EXACT, RuleKind.PATTERN):
+                self.add(
+                    "unused-rule",
+                    rule.location,
+                    f"rule {rule.raw!r} -> {rule.index} matches no listed package",
+                    index=rule.index,
+                    severity="warning",
+                )
+
+
+def map_summary(source_map: SourceMap) -> dict[str, Any]:
+    """The ``map`` object of the JSON report."""
+    return {
+        "origin": source_map.origin,
+        "indexes": {str(n): i.url for n, i in sorted(source_map.indexes.items())},
+        "default": source_map.default,
+        "strict": source_map.strict,
+        "rules": len(source_map.rules),
+    }
+
+
 def run_check(
     map_path: Path | None,
     files: list[Path],
@@ -121,114 +249,26 @@ def run_check(
 ) -> CheckReport:
     """Check the map and ``files`` (requirement files and PEP 751 locks)."""
     services = services or Services.create()
-    names_as_given = tuple(str(f) for f in files)
+    given = tuple(str(f) for f in files)
     try:
         source_map = services.load_map(map_path)
     except SourceMapError as exc:
-        return CheckReport("(invalid)", {}, names_as_given, error=exc.render())
-    summary = {
-        "origin": source_map.origin,
-        "indexes": {str(n): i.url for n, i in sorted(source_map.indexes.items())},
-        "default": source_map.default,
-        "strict": source_map.strict,
-        "rules": len(source_map.rules),
-    }
-    findings: list[Finding] = []
-    used_rules: set[str] = set()
-    pins: list[tuple[str, str, str]] = []  # (name, version, location)
-
-    def route(name: str, location: str) -> None:
-        try:
-            found = source_map.index_for(name)
-        except PolicyError as exc:
-            findings.append(Finding("unmatched", location, exc.render(), canonicalize_name(name)))
-            return
-        except SourceMapError as exc:
-            findings.append(Finding("conflict", location, exc.render(), canonicalize_name(name)))
-            return
-        if found.rule is not None:
-            used_rules.add(found.rule.raw)
-
-    from pipx_secure.model.pylock import LockError, check_lock_against_map, read_pylock
-    from pipx_secure.model.reqfile import parse_requirement_files
-
-    for path in files:
-        if _is_lock(path):
-            try:
-                lock = read_pylock(path)
-            except LockError as exc:
-                return CheckReport(source_map.origin, summary, names_as_given, error=exc.render())
-            for package in lock.packages:
-                route(package.name, str(path))
-                if package.version is not None:
-                    pins.append((canonicalize_name(package.name), str(package.version), str(path)))
-            try:
-                lock_findings = check_lock_against_map(lock, source_map)
-            except SpipError:
-                lock_findings = []  # routing problems were reported by route() above
-            for lf in lock_findings:
-                kind = "lock-index" if lf.lock_index is not None else "lock-direct"
-                findings.append(Finding(kind, str(path), lf.message, lf.name, lf.map_index_name))
-            continue
-        if not path.is_file():
-            return CheckReport(
-                source_map.origin, summary, names_as_given, error=f"{path}: no such file"
-            )
-        try:
-            parsed = parse_requirement_files([path])
-        except RequirementFileError as exc:
-            findings.append(Finding("requirement-file", exc.location or str(path), exc.render()))
-            continue
-        from pipx_secure.resolve.roots import direct_url_allowed
-
-        for line in parsed.requirements + parsed.constraints:
-            if line.url:
-                try:
-                    direct_url_allowed(line, source_map)
-                except PolicyError as exc:
-                    name = line.requirement.name if line.requirement else None
-                    findings.append(
-                        Finding(
-                            "direct-url",
-                            line.location,
-                            exc.render(),
-                            canonicalize_name(name) if name else None,
-                        )
-                    )
-                continue
-            if line.path or line.editable or line.requirement is None:
-                findings.append(
-                    Finding(
-                        "local-path",
-                        line.location,
-                        "local path or editable requirement: built from the working tree, not "
-                        "from an index (its dependencies are still routed)",
-                        None,
-                        severity="warning",
-                    )
-                )
-                continue
-            requirement = line.requirement
-            route(requirement.name, line.location)
-            specs = list(requirement.specifier)
-            if len(specs) == 1 and specs[0].operator == "==" and "*" not in specs[0].version:
-                pins.append((canonicalize_name(requirement.name), specs[0].version, line.location))
+        return CheckReport("(invalid)", {}, given, error=exc.render())
+    summary = map_summary(source_map)
+    checker = _Checker(source_map)
+    try:
+        for path in files:
+            if _is_lock(path):
+                checker.lock_file(path)
+            else:
+                checker.requirement_file(path)
+    except _InputError as exc:
+        return CheckReport(source_map.origin, summary, given, error=str(exc))
     if files:
-        for rule in source_map.rules:
-            if rule.raw not in used_rules and rule.kind in (RuleKind.EXACT, RuleKind.PATTERN):
-                findings.append(
-                    Finding(
-                        "unused-rule",
-                        rule.location,
-                        f"rule {rule.raw!r} -> {rule.index} matches no listed package",
-                        None,
-                        rule.index,
-                        severity="warning",
-                    )
-                )
-    if online and pins:
-        findings += _online(source_map, pins, services)
-    return CheckReport(source_map.origin, summary, names_as_given, tuple(findings))
+        checker.unused_rules()
+    if online and checker.pins:
+        checker.findings += _online(source_map, checker.pins, services)
+    return CheckReport(source_map.origin, summary, given, tuple(checker.findings))
 
 
 def _online(

@@ -20,12 +20,13 @@ from pipx_secure.errors import InstallError
 from pipx_secure.install.compile import compile_files, python_files
 from pipx_secure.install.pipargs import Backend, PipOptions
 from pipx_secure.install.preparer import LocalArtifact
-from pipx_secure.install.provenance import ProvenanceEntry, record_digest, write_provenance
+from pipx_secure.install.provenance import record_digest, write_provenance
 from pipx_secure.install.target import probe
 from pipx_secure.install.wheelhouse import install_wheels
 from pipx_secure.install.workspace import Workspace
 from pipx_secure.model.environment import TargetEnvironment
 from pipx_secure.model.plan import Pin, Plan
+from pipx_secure.model.provenance import ProvenanceEntry
 from pipx_secure.resolve.planner import Resolution
 
 

@@ -11,26 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from pipx_secure.fs import atomic_write
+from pipx_secure.model.provenance import ProvenanceEntry
 
 FILENAME = "spip-provenance.json"
-
-
-@dataclass(frozen=True)
-class ProvenanceEntry:
-    """One distribution installed by spip."""
-
-    name: str
-    version: str
-    index: str
-    index_url: str
-    filename: str
-    sha256: str
-    record_sha256: str | None = None
 
 
 def record_digest(record: Path) -> str | None:

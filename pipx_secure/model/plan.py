@@ -9,13 +9,32 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
+from pipx_secure.errors import IntegrityError
 from pipx_secure.model.hashes import Digest, best_expected
 from pipx_secure.model.redact import strip_userinfo
-from pipx_secure.resolve.models import Candidate
+from pipx_secure.model.simple_api import FileLink
+from pipx_secure.model.sourcemap import Index
+
+
+class Chosen(Protocol):
+    """What the planner chose for a project (a resolver candidate, structurally)."""
+
+    @property
+    def name(self) -> NormalizedName: ...
+
+    @property
+    def version(self) -> Version: ...
+
+    @property
+    def link(self) -> FileLink: ...
+
+    @property
+    def index(self) -> Index: ...
 
 
 @dataclass(frozen=True)
@@ -51,14 +70,15 @@ class Plan:
 
     @classmethod
     def from_candidates(
-        cls, candidates: Iterable[Candidate], requested: Iterable[NormalizedName] = ()
+        cls, candidates: Iterable[Chosen], requested: Iterable[NormalizedName] = ()
     ) -> Plan:
         """Freeze resolver candidates into pins."""
         wanted = set(requested)
         pins = []
         for c in candidates:
             digest = best_expected(c.link.hashes)
-            assert digest is not None, "candidates without a published hash never get here"
+            if digest is None:  # the transport refuses such files before they get here
+                raise IntegrityError(f"{c.link.filename}: its index published no hash")
             pins.append(
                 Pin(
                     name=c.name,

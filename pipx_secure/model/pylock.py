@@ -61,14 +61,15 @@ def _upload_time(value: str | None) -> datetime | None:
 
 def _artifact(pin: Pin) -> PackageWheel | PackageSdist:
     hashes = {pin.digest.algorithm: pin.digest.hexdigest}
-    common = {
-        "name": pin.filename,
-        "url": strip_userinfo(pin.url),
-        "size": pin.size,
-        "upload_time": _upload_time(pin.upload_time),
-        "hashes": hashes,
-    }
-    return PackageWheel(**common) if pin.is_wheel else PackageSdist(**common)  # type: ignore[arg-type]
+    url = strip_userinfo(pin.url)
+    upload_time = _upload_time(pin.upload_time)
+    if pin.is_wheel:
+        return PackageWheel(
+            name=pin.filename, url=url, size=pin.size, upload_time=upload_time, hashes=hashes
+        )
+    return PackageSdist(
+        name=pin.filename, url=url, size=pin.size, upload_time=upload_time, hashes=hashes
+    )
 
 
 def plan_to_pylock(plan: Plan, *, requires_python: str | None = None) -> Pylock:

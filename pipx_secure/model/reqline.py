@@ -225,6 +225,67 @@ def _looks_like_path(text: str) -> bool:
     return text.lower().endswith(_ARCHIVES)
 
 
+_UNNAMED_HINT = "name it: NAME @ URL ; marker (the path as a file:// URL)"
+
+
+def _bare_url(
+    text: str, location: str, base_dir: Path, editable: bool
+) -> tuple[Requirement | None, str | None, str | None]:
+    """(named requirement, path, url) of a requirement written as a bare URL."""
+    url, *after = text.split(None, 1)
+    if after:
+        raise error(f"unexpected text after the URL {url}: {after[0]!r}", location, _UNNAMED_HINT)
+    named = _named_bare_url(url, location)
+    if url.lower().startswith("file:"):
+        return named, join_path(base_dir, file_url_path(url, location)), None
+    if editable and not url.lower().startswith(_VCS):
+        raise error(
+            f"an editable URL must be a VCS URL (git+, hg+, svn+, bzr+), not {url}", location
+        )
+    return named, None, url
+
+
+def _local_path(text: str, location: str, base_dir: Path) -> str:
+    """The path of a requirement written as a local path (no markers, no extras)."""
+    if ";" in text:
+        raise error(
+            f"environment markers are not supported on a local path: {text!r}",
+            location,
+            _UNNAMED_HINT,
+        )
+    if _EXTRAS_SUFFIX.search(text):
+        raise error(
+            f"extras are not supported on a local path: {text!r}",
+            location,
+            "install the project, and list the extra dependencies by name",
+        )
+    return join_path(base_dir, text)
+
+
+def _pep508(text: str, location: str, base_dir: Path) -> tuple[Requirement, str | None, str | None]:
+    """(requirement, path, url) of a PEP 508 requirement, ``name @ url`` included."""
+    try:
+        requirement = Requirement(text)
+    except InvalidRequirement as exc:
+        raise error(
+            f"invalid requirement {text!r}: {exc}",
+            location,
+            "use PEP 508 syntax: name[extra]>=1.0 ; marker",
+        ) from None
+    direct = requirement.url
+    if direct is None:
+        return requirement, None, None
+    if direct.lower().startswith("file:"):
+        return requirement, join_path(base_dir, file_url_path(direct, location)), None
+    if not SCHEME_URL.match(direct):
+        raise error(
+            f"direct reference {requirement.name} @ {direct} is not a URL",
+            location,
+            "give a local project by its path alone, or as NAME @ file:///absolute/path",
+        )
+    return requirement, None, direct
+
+
 def parse_requirement(
     text: str,
     location: str,
@@ -238,70 +299,26 @@ def parse_requirement(
     text = text.strip()
     if not text:
         raise error("empty requirement", location)
-
-    def line(
-        requirement: Requirement | None, *, path: str | None = None, url: str | None = None
-    ) -> RequirementLine:
-        return RequirementLine(
-            requirement,
-            location,
-            editable=editable,
-            path=path,
-            url=url,
-            hashes=hashes,
-            constraint=constraint,
-        )
-
-    unnamed_hint = "name it: NAME @ URL ; marker (the path as a file:// URL)"
+    requirement: Requirement | None
+    path: str | None
+    url: str | None
     if SCHEME_URL.match(text) or text.lower().startswith("file:"):
-        url, *after = text.split(None, 1)
-        if after:
-            raise error(
-                f"unexpected text after the URL {url}: {after[0]!r}", location, unnamed_hint
-            )
-        named = _named_bare_url(url, location)
-        if url.lower().startswith("file:"):
-            path = file_url_path(url, location)
-            return line(named, path=join_path(base_dir, path))
-        if editable and not url.lower().startswith(_VCS):
-            raise error(
-                f"an editable URL must be a VCS URL (git+, hg+, svn+, bzr+), not {url}", location
-            )
-        return line(named, url=url)
-    if editable or (_NAMED.match(text) is None and _looks_like_path(text.split(";", 1)[0].strip())):
-        if ";" in text:
-            raise error(
-                f"environment markers are not supported on a local path: {text!r}",
-                location,
-                unnamed_hint,
-            )
-        if _EXTRAS_SUFFIX.search(text):
-            raise error(
-                f"extras are not supported on a local path: {text!r}",
-                location,
-                "install the project, and list the extra dependencies by name",
-            )
-        return line(None, path=join_path(base_dir, text))
-    try:
-        requirement = Requirement(text)
-    except InvalidRequirement as exc:
-        raise error(
-            f"invalid requirement {text!r}: {exc}",
-            location,
-            "use PEP 508 syntax: name[extra]>=1.0 ; marker",
-        ) from None
-    direct = requirement.url
-    if direct is None:
-        return line(requirement)
-    if direct.lower().startswith("file:"):
-        return line(requirement, path=join_path(base_dir, file_url_path(direct, location)))
-    if not SCHEME_URL.match(direct):
-        raise error(
-            f"direct reference {requirement.name} @ {direct} is not a URL",
-            location,
-            "give a local project by its path alone, or as NAME @ file:///absolute/path",
-        )
-    return line(requirement, url=direct)
+        requirement, path, url = _bare_url(text, location, base_dir, editable)
+    elif editable or (
+        _NAMED.match(text) is None and _looks_like_path(text.split(";", 1)[0].strip())
+    ):
+        requirement, path, url = None, _local_path(text, location, base_dir), None
+    else:
+        requirement, path, url = _pep508(text, location, base_dir)
+    return RequirementLine(
+        requirement,
+        location,
+        editable=editable,
+        path=path,
+        url=url,
+        hashes=hashes,
+        constraint=constraint,
+    )
 
 
 def parse_cli_requirement(arg: str, *, cwd: Path, editable: bool = False) -> RequirementLine:

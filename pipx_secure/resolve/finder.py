@@ -18,7 +18,8 @@ from packaging.utils import NormalizedName
 from packaging.version import Version
 
 from pipx_secure.errors import IntegrityError
-from pipx_secure.model.simple_api import FileLink, ProjectPage, parse_filename
+from pipx_secure.model.filenames import Distribution, parse_filename
+from pipx_secure.model.simple_api import FileLink, ProjectPage
 from pipx_secure.model.sourcemap import Index
 from pipx_secure.resolve.models import Candidate
 
@@ -53,6 +54,48 @@ class Evaluation:
         return sorted(seen, key=Version)
 
 
+def _rank(
+    link: FileLink, dist: Distribution, policy: BinaryPolicy, tag_priority: Mapping[Tag, int]
+) -> tuple[int, int] | str:
+    """The preference of a file (lower is better), or why it cannot be used here."""
+    if dist.tags is None:
+        if policy is BinaryPolicy.ONLY_BINARY:
+            return "sdist refused by --only-binary"
+        return (1, 0)
+    if policy is BinaryPolicy.NO_BINARY:
+        return "wheel refused by --no-binary"
+    ranks = [tag_priority[t] for t in dist.tags if t in tag_priority]
+    if not ranks:
+        return "no compatible wheel tag"
+    return (0, min(ranks))
+
+
+def _python_refusal(link: FileLink, python_version: Version) -> str | None:
+    if not link.requires_python:
+        return None
+    try:
+        if SpecifierSet(link.requires_python).contains(python_version, prereleases=True):
+            return None
+    except InvalidSpecifier:
+        return "invalid requires-python"
+    return f"requires Python {link.requires_python}"
+
+
+_Table = dict[Version, tuple[tuple[int, int], FileLink]]
+
+
+def _candidates(
+    page: ProjectPage, index: Index, table: _Table, policy: BinaryPolicy
+) -> tuple[Candidate, ...]:
+    items = sorted(table.items(), key=lambda kv: kv[0], reverse=True)
+    if policy is BinaryPolicy.PREFER_BINARY:
+        items.sort(key=lambda kv: kv[1][0][0])  # stable: wheels first, newest first
+    return tuple(
+        Candidate(page.name, version, link, index, frozenset(), link.filename)
+        for version, (_rank, link) in items
+    )
+
+
 def evaluate_page(
     page: ProjectPage,
     index: Index,
@@ -62,8 +105,8 @@ def evaluate_page(
     policy: BinaryPolicy = BinaryPolicy.ANY,
 ) -> Evaluation:
     """Choose the best file of each version on ``page`` for the target."""
-    best: dict[Version, tuple[tuple[int, int], FileLink]] = {}
-    best_yanked: dict[Version, tuple[tuple[int, int], FileLink]] = {}
+    best: _Table = {}
+    best_yanked: _Table = {}
     skipped: list[tuple[str, str]] = list(page.rejected)
     for link in page.files:
         try:
@@ -74,48 +117,21 @@ def evaluate_page(
         if dist.name != page.name:
             skipped.append((link.filename, f"belongs to project {dist.name}"))
             continue
-        if link.requires_python:
-            try:
-                if not SpecifierSet(link.requires_python).contains(
-                    python_version, prereleases=True
-                ):
-                    skipped.append((link.filename, f"requires Python {link.requires_python}"))
-                    continue
-            except InvalidSpecifier:
-                skipped.append((link.filename, "invalid requires-python"))
-                continue
-        if dist.tags is None:
-            if policy is BinaryPolicy.ONLY_BINARY:
-                skipped.append((link.filename, "sdist refused by --only-binary"))
-                continue
-            rank = (1, 0)
-        else:
-            if policy is BinaryPolicy.NO_BINARY:
-                skipped.append((link.filename, "wheel refused by --no-binary"))
-                continue
-            ranks = [tag_priority[t] for t in dist.tags if t in tag_priority]
-            if not ranks:
-                skipped.append((link.filename, "no compatible wheel tag"))
-                continue
-            rank = (0, min(ranks))
+        refusal = _python_refusal(link, python_version)
+        rank = _rank(link, dist, policy, tag_priority) if refusal is None else refusal
+        if isinstance(rank, str):
+            skipped.append((link.filename, rank))
+            continue
         table = best_yanked if link.yanked is not None else best
         current = table.get(dist.version)
         if current is None or rank < current[0]:
             table[dist.version] = (rank, link)
-
-    def build(table: dict[Version, tuple[tuple[int, int], FileLink]]) -> tuple[Candidate, ...]:
-        items = sorted(table.items(), key=lambda kv: kv[0], reverse=True)
-        if policy is BinaryPolicy.PREFER_BINARY:
-            items.sort(key=lambda kv: kv[1][0][0])  # stable: wheels first, newest first
-        return tuple(
-            Candidate(page.name, version, link, index, frozenset(), link.filename)
-            for version, (_rank, link) in items
-        )
-
     return Evaluation(
         name=page.name,
         index=index,
-        candidates=build(best),
-        yanked=build({v: x for v, x in best_yanked.items() if v not in best}),
+        candidates=_candidates(page, index, best, policy),
+        yanked=_candidates(
+            page, index, {v: x for v, x in best_yanked.items() if v not in best}, policy
+        ),
         skipped=tuple(skipped),
     )

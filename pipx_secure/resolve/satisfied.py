@@ -17,8 +17,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
 from pipx_secure.errors import SpipError
-from pipx_secure.install.provenance import ProvenanceEntry
 from pipx_secure.model.environment import TargetEnvironment
+from pipx_secure.model.provenance import ProvenanceEntry
 from pipx_secure.model.sourcemap import SourceMap
 from pipx_secure.resolve.models import Req
 

@@ -207,6 +207,7 @@ def test_finder_prefers_wheels_and_skips_incompatible_and_yanked() -> None:
 def test_finder_binary_policies() -> None:
     index = MAP.indexes[IndexName("public")]
     page = page_of(link("pkg-2.0.tar.gz"), link("pkg-1.0-py3-none-any.whl"))
+
     def evaluate(policy: BinaryPolicy) -> Evaluation:
         return evaluate_page(
             page,

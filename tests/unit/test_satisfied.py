@@ -8,8 +8,8 @@ from packaging.requirements import Requirement
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
-from pipx_secure.install.provenance import ProvenanceEntry
 from pipx_secure.model.environment import TargetEnvironment
+from pipx_secure.model.provenance import ProvenanceEntry
 from pipx_secure.resolve.models import Req
 from pipx_secure.resolve.satisfied import already_satisfied
 from tests.unit.maps import acme_map
