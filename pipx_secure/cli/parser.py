@@ -7,7 +7,6 @@ them (:data:`pipx_secure.model.reqline.REFUSED_OPTIONS`, the table requirement f
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -325,8 +324,3 @@ def build_parser() -> Parser:
     _lock_and_sync(sub)
     _check_audit_explain(sub)
     return parser
-
-
-def installer_default(environ: dict[str, str] | None = None) -> str:
-    """``SPIP_INSTALLER`` (pip or uv), else pip."""
-    return (environ or dict(os.environ)).get("SPIP_INSTALLER", "pip")
