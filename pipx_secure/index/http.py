@@ -25,7 +25,7 @@ from pipx_secure.config.credentials import Credential, CredentialStore
 from pipx_secure.errors import AuthError, IndexError_, IntegrityError, UsageError
 from pipx_secure.model.hashes import CHUNK
 from pipx_secure.model.redact import RedactedUrl, origin_of
-from pipx_secure.model.sourcemap import Index
+from pipx_secure.model.sourcemap import AuthMode, Index
 
 MAX_REDIRECTS = 5
 USER_AGENT = f"spip/{__version__}"
@@ -136,19 +136,48 @@ def page_session(settings: HttpSettings, http_dir: str | None) -> requests.Sessi
     return session
 
 
-def auth_error(index: Index, status: int, sent: bool, what: str) -> AuthError:
-    """The error for a 401/403 from ``index``, with the command that would fix it."""
-    user = index.username or "USERNAME"
-    store = f"run `spip auth set {index.name}` or `keyring set {index.url} {user}`"
-    if sent:
+def auth_error(
+    index: Index,
+    status: int,
+    credential: Credential | None,
+    what: str,
+    looked_in: list[str],
+) -> AuthError:
+    """The error for a 401/403 from ``index``: which credential, from where, how to fix it."""
+    fix = f"run `spip auth set {index.name}`"
+    if credential is None:
+        if index.auth is AuthMode.NEVER:
+            hint = (
+                f"the default index gets credentials only when the map names its username: "
+                f'add username = "..." to [indexes.{index.name}], then {fix}'
+            )
+        else:
+            hint = (
+                f"looked in: {', '.join(looked_in)}; {fix} (or set {index.env_prefix}_USERNAME "
+                f"and {index.env_prefix}_PASSWORD)"
+            )
         return AuthError(
-            f"index {index.name} ({index.redacted}) refused the credentials "
-            f"(HTTP {status}) for {what}",
-            hint=f"the stored password is wrong or lacks access; {store}",
+            f"index {index.name} ({index.redacted}) requires credentials (HTTP {status}) for "
+            f"{what}, and none was found",
+            hint=hint,
         )
+    used = f"user {credential.username!r} (from {credential.username_from})"
+    if credential.source == "environment":
+        hint = f"the password in {credential.where} was refused for {used}; correct it"
+        if credential.username_from.startswith("the token"):
+            hint += f", or set {index.env_prefix}_USERNAME (or `username` in the map)"
+    elif credential.source == "keyring":
+        hint = (
+            f"the password stored in keyring ({credential.where}) was refused for {used}; "
+            f"{fix} to store the right one"
+        )
+    elif credential.source == "netrc":
+        hint = f"the password in {credential.where} was refused for {used}; fix that entry or {fix}"
+    else:
+        hint = f"the password in pip's index-url was refused for {used}; {fix}"
     return AuthError(
-        f"index {index.name} ({index.redacted}) requires credentials (HTTP {status}) for {what}",
-        hint=f"{store}, or set {index.env_prefix}_PASSWORD",
+        f"index {index.name} ({index.redacted}) refused the credentials (HTTP {status}) for {what}",
+        hint=hint,
     )
 
 
@@ -167,10 +196,15 @@ class Requester:
             return True
         return host in index.file_hosts and scheme == "https"
 
-    def _credential(self, index: Index, url: str) -> Credential | None:
+    def _credential(self, index: Index, url: str, *, challenged: bool) -> Credential | None:
         if self.credentials is None or not self.may_authenticate(index, url):
             return None
-        return self.credentials.for_index(index)
+        if challenged:
+            return self.credentials.after_challenge(index)
+        return self.credentials.for_request(index)
+
+    def _looked_in(self, index: Index) -> list[str]:
+        return self.credentials.looked_in(index) if self.credentials is not None else []
 
     def get(
         self,
@@ -185,9 +219,10 @@ class Requester:
     ) -> requests.Response:
         """GET ``url`` for ``index``; 404 is returned, other failures raise a SpipError."""
         current = url
-        for _hop in range(MAX_REDIRECTS + 1):
+        challenged = False
+        for _hop in range(MAX_REDIRECTS + 2):
             request_headers = dict(headers or {})
-            credential = self._credential(index, current)
+            credential = self._credential(index, current, challenged=challenged)
             if credential is not None:
                 request_headers["Authorization"] = credential.basic_header()
             response = self._send(session, index, current, request_headers, stream, what)
@@ -197,9 +232,17 @@ class Requester:
                 self._check_redirect(index, current, target, what, same_origin_only)
                 current = target
                 continue
+            if response.status_code == 401 and credential is None and not challenged:
+                # The index asks: look up what is stored for its own origin, try once more.
+                challenged = True
+                if self._credential(index, current, challenged=True) is not None:
+                    response.close()
+                    continue
             if response.status_code in (401, 403):
                 response.close()
-                raise auth_error(index, response.status_code, credential is not None, what)
+                raise auth_error(
+                    index, response.status_code, credential, what, self._looked_in(index)
+                )
             if response.status_code >= 400 and response.status_code != 404:
                 response.close()
                 raise IndexError_(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from packaging.utils import canonicalize_name
 
 from pipx_secure.errors import SourceMapError
-from pipx_secure.model.redact import RedactedUrl
+from pipx_secure.model.redact import RedactedUrl, strip_userinfo
 from pipx_secure.model.sourcemap import (
     DEFAULT_INDEX_NAME,
     Index,
@@ -39,8 +39,10 @@ _PATTERN_CHARS = re.compile(r"[*?\[]")
 _NORMALIZED = re.compile(r"[a-z0-9-]+")
 _HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?$")
 _KEY = re.compile(r"""^\s*(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|([A-Za-z0-9_.-]+))\s*=""")
+#: The location of the default index that comes from pip's own configuration.
+PIP_CONFIGURATION = "pip configuration"
 _TOP_KEYS = ("default", "strict", "indexes", "packages", "direct-urls")
-_INDEX_KEYS = ("url", "username", "ca-bundle", "file-hosts")
+_INDEX_KEYS = ("url", "username", "ca-bundle", "client-cert", "file-hosts")
 
 
 def _toml_path(header: str) -> str:
@@ -146,6 +148,14 @@ def _is_pattern(key: str) -> bool:
     return bool(_PATTERN_CHARS.search(key))
 
 
+def _path(raw: str | None, base_dir: Path | None) -> Path | None:
+    """A path from the map, relative to the map's directory."""
+    if raw is None:
+        return None
+    path = Path(raw).expanduser()
+    return base_dir / path if not path.is_absolute() and base_dir is not None else path
+
+
 def _index(name: str, spec: Table, base_dir: Path | None) -> Index:
     spec.only(_INDEX_KEYS, f" in index {name!r}")
     url = spec.string("url", f"index {name!r} 'url'")
@@ -174,10 +184,8 @@ def _index(name: str, spec: Table, base_dir: Path | None) -> Index:
             "SPIP_INDEX_<NAME>_PASSWORD)",
         )
     username = spec.string("username", f"index {name!r}: 'username'") or parts.username
-    ca_raw = spec.string("ca-bundle", f"index {name!r}: 'ca-bundle'")
-    ca_bundle = Path(ca_raw) if ca_raw else None
-    if ca_bundle is not None and not ca_bundle.is_absolute() and base_dir is not None:
-        ca_bundle = base_dir / ca_bundle
+    ca_bundle = _path(spec.string("ca-bundle", f"index {name!r}: 'ca-bundle'"), base_dir)
+    client_cert = _path(spec.string("client-cert", f"index {name!r}: 'client-cert'"), base_dir)
     hosts = spec.strings("file-hosts", f"index {name!r}: 'file-hosts' must be a list of host names")
     clean = url.replace(f"{parts.username}@", "", 1) if parts.username else url
     return Index(
@@ -185,6 +193,7 @@ def _index(name: str, spec: Table, base_dir: Path | None) -> Index:
         url=clean if clean.endswith("/") else clean + "/",
         username=username,
         ca_bundle=ca_bundle,
+        client_cert=client_cert,
         file_hosts=tuple(sorted(h.lower() for h in hosts)),
         location=spec.where("url"),
     )
@@ -222,10 +231,12 @@ def _default(
                 hint='add default = "<index>", or strict = true',
             )
         pip_url, ignored = pip_default()
+        clean = strip_userinfo(pip_url)  # a password in pip's URL stays with the credentials
         indexes[DEFAULT_INDEX_NAME] = Index(
             name=DEFAULT_INDEX_NAME,
-            url=pip_url if pip_url.endswith("/") else pip_url + "/",
-            location="pip configuration",
+            url=clean if clean.endswith("/") else clean + "/",
+            username=urlsplit(pip_url).username,
+            location=PIP_CONFIGURATION,
         )
         notes: tuple[str, ...] = ()
         if ignored:
@@ -317,6 +328,8 @@ def parse_source_map(
     strict = top.boolean("strict", False)
     indexes = _indexes(top, base_dir)
     default, notes = _default(top, indexes, strict, pip_default)
+    if default is not None:
+        indexes[default] = replace(indexes[default], is_default=True)
     return SourceMap(
         indexes=dict(indexes),
         rules=_rules(top, indexes, locator),

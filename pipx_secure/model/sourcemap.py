@@ -72,6 +72,14 @@ class RuleKind(Enum):
     DEFAULT = "default"
 
 
+class AuthMode(Enum):
+    """When an index receives a credential (see :attr:`Index.auth`)."""
+
+    PREEMPTIVE = "preemptive"  # the map names a username: looked up and sent from the start
+    ON_CHALLENGE = "on-challenge"  # only after a 401 from the index's own origin
+    NEVER = "never"  # the default index without a username: never (environment aside)
+
+
 @dataclass(frozen=True)
 class Index:
     """A named package index (Simple Repository API root)."""
@@ -82,6 +90,29 @@ class Index:
     ca_bundle: Path | None = None
     file_hosts: tuple[str, ...] = ()
     location: str = ""
+    is_default: bool = False
+    client_cert: Path | None = None
+
+    @property
+    def auth(self) -> AuthMode:
+        """When this index gets a credential: a map username makes it preemptive; the
+        default index without one never gets any; other indexes only after a 401."""
+        if self.username:
+            return AuthMode.PREEMPTIVE
+        return AuthMode.NEVER if self.is_default else AuthMode.ON_CHALLENGE
+
+    @property
+    def netloc(self) -> str:
+        """``host`` for the scheme's default port, else ``host:port`` (keyring's key, pip's)."""
+        scheme, host, port = self.origin
+        default = {"http": 80, "https": 443}.get(scheme)
+        return host if port in (None, default) else f"{host}:{port}"
+
+    @property
+    def default_port(self) -> bool:
+        """Whether the index is on its scheme's default port (a bare host names it alone)."""
+        scheme, _host, port = self.origin
+        return port == {"http": 80, "https": 443}.get(scheme)
 
     @property
     def redacted(self) -> RedactedUrl:
