@@ -109,10 +109,15 @@ def main() -> None:
                 send_text(self, 502, f"upstream unreachable: {error}\n")
                 return
             try:
-                relay_response(self, response, rewrite=rewrite, rewritable=_rewritable)
+                relay_response(
+                    self,
+                    response,
+                    rewrite=rewrite,
+                    rewritable=_rewritable,
+                    before_sending=lambda: self._log(response.status, rewrites),
+                )
             finally:
                 connection.close()
-                self._log(response.status, rewrites)
 
         do_HEAD = do_GET
 

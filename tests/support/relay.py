@@ -61,11 +61,14 @@ def relay_response(
     *,
     rewrite: Callable[[str], str] | None = None,
     rewritable: Callable[[str], bool] = lambda content_type: False,
+    before_sending: Callable[[], None] = lambda: None,
 ) -> int:
     """Send ``response`` to the handler's client; return the number of body bytes sent.
 
     ``rewrite`` is applied to the Location header and, when ``rewritable(content_type)``, to
     the body (read whole, as UTF-8).  Other bodies are streamed ``CHUNK`` bytes at a time.
+    ``before_sending`` runs once the rewrites are done and before the client gets a byte: a
+    request logged there is in the log by the time the client has its answer.
     """
     head = handler.command == "HEAD" or response.status in (204, 304) or response.status < 200
     headers = end_to_end(response.headers, drop=("Server", "Date"))
@@ -79,6 +82,7 @@ def relay_response(
         headers = [(k, rewrite(v) if k.lower() == "location" else v) for k, v in headers]
     length = next((v for k, v in headers if k.lower() == "content-length"), None)
     chunked = not head and body is None and length is None
+    before_sending()
     handler.send_response(response.status, response.reason)
     for name, value in headers:
         handler.send_header(name, value)
