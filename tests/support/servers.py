@@ -274,3 +274,52 @@ def start_fault_proxy(upstream: str, work: Path, *, add_auth: str | None = None)
         argv += ["--add-auth", add_auth]
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return FaultProxy(process, wait_for_port(process, port_file, "fault proxy"), rules, log)
+
+
+@dataclass
+class MitmProxy:
+    """A running TLS-intercepting proxy (tests/support/mitm_proxy.py), stopped by PID."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def url(self) -> str:
+        """The proxy's URL, for HTTPS_PROXY / HTTP_PROXY or pip's ``--proxy``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def origin(self) -> str:
+        return self.url
+
+    def requests(self) -> list[dict[str, object]]:
+        """CONNECTs (``method`` CONNECT, ``target``) and relayed requests (``url``), in order."""
+        if not self.log.exists():
+            return []
+        return [json.loads(line) for line in self.log.read_text().splitlines() if line]
+
+    def connects(self) -> list[str]:
+        """The ``host:port`` targets of every CONNECT so far."""
+        return [str(e["target"]) for e in self.requests() if e.get("method") == "CONNECT"]
+
+    def stop(self) -> None:
+        """Stop the proxy by its PID."""
+        stop_process(self.process)
+
+
+def start_mitm_proxy(work: Path, ca_cert: Path, ca_key: Path, *, upstream_ca: Path) -> MitmProxy:
+    """Start a proxy that intercepts TLS with certificates signed by ``ca_cert``/``ca_key``
+    and verifies the real servers against ``upstream_ca``."""
+    work.mkdir(parents=True, exist_ok=True)
+    port_file, log = work / "port", work / "mitm.log"
+    for stale in (port_file, log):
+        stale.unlink(missing_ok=True)
+    argv = [sys.executable, "-m", "tests.support.mitm_proxy", "--ca-cert", str(ca_cert)]
+    argv += ["--ca-key", str(ca_key), "--upstream-ca", str(upstream_ca)]
+    argv += ["--cert-dir", str(work / "minted"), "--port-file", str(port_file), "--log", str(log)]
+    with open(work / "mitm.err", "wb") as stderr:
+        process = subprocess.Popen(
+            argv, cwd=REPO, env=child_env(), stdout=subprocess.DEVNULL, stderr=stderr
+        )
+    return MitmProxy(process, wait_for_port(process, port_file, "MITM proxy"), log)
