@@ -328,3 +328,31 @@ def write_local_project(
         )
     (directory / "pyproject.toml").write_text(pyproject.replace("'", '"'))
     return directory
+
+
+def distribution_metadata(path: Path) -> dict[str, str]:
+    """Name, Version and (when declared) Requires-Python of a built wheel or sdist.
+
+    Read from the archive itself (a wheel's ``*.dist-info/METADATA``, an sdist's top-level
+    ``PKG-INFO``), so servers that want the metadata on upload get the declared values.
+    """
+    if path.name.endswith(".whl"):
+        with zipfile.ZipFile(path) as archive:
+            member = next(
+                n for n in archive.namelist() if re.fullmatch(r"[^/]+\.dist-info/METADATA", n)
+            )
+            text = archive.read(member).decode("utf-8")
+    elif path.name.endswith((".tar.gz", ".tgz")):
+        with tarfile.open(path, "r:gz") as archive:
+            info = next(m for m in archive.getmembers() if re.fullmatch(r"[^/]+/PKG-INFO", m.name))
+            extracted = archive.extractfile(info)
+            assert extracted is not None
+            text = extracted.read().decode("utf-8")
+    else:
+        raise ValueError(f"not a wheel or a gzipped sdist: {path.name}")
+    fields = {}
+    for key in ("Name", "Version", "Requires-Python"):
+        match = re.search(rf"^{key}: (.+)$", text, re.M)
+        if match:
+            fields[key] = match.group(1).strip()
+    return fields

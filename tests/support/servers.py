@@ -13,6 +13,12 @@ from pathlib import Path
 from urllib.parse import unquote
 
 HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent  # the working directory of ``python -m tests.support.X`` servers
+
+
+def child_env() -> dict[str, str]:
+    """The environment of a server process: no PIP_* or PYTHON* variables of the tests."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PYTHON"))}
 
 
 def stop_process(process: subprocess.Popen[bytes]) -> None:
@@ -39,7 +45,11 @@ def wait_for_port(process: subprocess.Popen[bytes], port_file: Path, what: str) 
 
 @dataclass
 class StaticServer:
-    """Python's http.server over a directory (Last-Modified, 304s, a request log)."""
+    """Python's http.server over a directory (Last-Modified, 304s, a request log).
+
+    ``log`` is http.server's own text log; ``requests()`` parses the JSON-lines log kept
+    beside it (method, path, Accept, raw Authorization, status), as the other servers'.
+    """
 
     process: subprocess.Popen[bytes]
     port: int
@@ -49,8 +59,19 @@ class StaticServer:
     def origin(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def url(self) -> str:
+        """The Simple API root of a tree written by ``write_static_index``."""
+        return f"{self.origin}/simple/"
+
     def log_lines(self) -> list[str]:
         return self.log.read_text().splitlines() if self.log.exists() else []
+
+    def requests(self) -> list[dict[str, object]]:
+        json_log = self.log.with_suffix(".jsonl")
+        if not json_log.exists():
+            return []
+        return [json.loads(line) for line in json_log.read_text().splitlines() if line]
 
     def stop(self) -> None:
         """Stop the server by its PID."""
@@ -58,11 +79,19 @@ class StaticServer:
 
 
 _STATIC = """
-import functools, http.server, os, pathlib, sys
+import functools, http.server, json, os, pathlib, sys
 class Handler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, fmt, *args):
         with open(sys.argv[3], "a") as handle:
             handle.write(fmt % args + "\\n")
+    def log_request(self, code="-", size="-"):
+        entry = {"method": self.command, "path": self.path,
+                 "accept": self.headers.get("Accept"),
+                 "authorization": self.headers.get("Authorization"),
+                 "status": int(code) if isinstance(code, int) else None}
+        with open(sys.argv[3][:-len(".log")] + ".jsonl", "a") as handle:
+            handle.write(json.dumps(entry) + "\\n")
+        super().log_request(code, size)
 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
                                          functools.partial(Handler, directory=sys.argv[1]))
 pathlib.Path(sys.argv[2] + ".tmp").write_text(str(server.server_port))
@@ -142,8 +171,18 @@ def start_server(
     username: str | None = None,
     password: str | None = None,
     tls: tuple[Path, Path] | None = None,
+    client_ca: Path | None = None,
+    fallback_url: str | None = None,
 ) -> IndexServer:
-    """Start pypiserver serving ``root``; basic auth when a username is given."""
+    """Start pypiserver serving ``root``; basic auth when a username is given.
+
+    ``tls``: (certificate chain, key) to serve HTTPS; ``client_ca`` then demands a client
+    certificate signed by that CA (mutual TLS; failed handshakes are logged with a
+    ``tls_error``).  ``fallback_url``: a project this index does not hold is redirected
+    there (pypiserver's forwarding, ``{fallback_url}/{project}/``); without it, a 404.
+    """
+    if client_ca is not None and tls is None:
+        raise ValueError("a client CA needs tls=(certificate, key)")
     work.mkdir(parents=True, exist_ok=True)
     port_file = work / "port"
     log = work / "access.log"
@@ -170,9 +209,12 @@ def start_server(
         argv += ["--htpasswd", str(htpasswd)]
     if tls is not None:
         argv += ["--certfile", str(tls[0]), "--keyfile", str(tls[1])]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PYTHON"))}
-    stderr = open(work / "server.err", "wb")  # noqa: SIM115 - closed with the process
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=stderr, env=env)
+    if client_ca is not None:
+        argv += ["--client-ca", str(client_ca)]
+    if fallback_url is not None:
+        argv += ["--fallback-url", fallback_url]
+    with open(work / "server.err", "wb") as stderr:
+        process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=stderr, env=child_env())
     port = wait_for_port(process, port_file, "index server")
     return IndexServer(root, log, process, port, username, password, "https" if tls else "http")
 
@@ -232,3 +274,52 @@ def start_fault_proxy(upstream: str, work: Path, *, add_auth: str | None = None)
         argv += ["--add-auth", add_auth]
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return FaultProxy(process, wait_for_port(process, port_file, "fault proxy"), rules, log)
+
+
+@dataclass
+class MitmProxy:
+    """A running TLS-intercepting proxy (tests/support/mitm_proxy.py), stopped by PID."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def url(self) -> str:
+        """The proxy's URL, for HTTPS_PROXY / HTTP_PROXY or pip's ``--proxy``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def origin(self) -> str:
+        return self.url
+
+    def requests(self) -> list[dict[str, object]]:
+        """CONNECTs (``method`` CONNECT, ``target``) and relayed requests (``url``), in order."""
+        if not self.log.exists():
+            return []
+        return [json.loads(line) for line in self.log.read_text().splitlines() if line]
+
+    def connects(self) -> list[str]:
+        """The ``host:port`` targets of every CONNECT so far."""
+        return [str(e["target"]) for e in self.requests() if e.get("method") == "CONNECT"]
+
+    def stop(self) -> None:
+        """Stop the proxy by its PID."""
+        stop_process(self.process)
+
+
+def start_mitm_proxy(work: Path, ca_cert: Path, ca_key: Path, *, upstream_ca: Path) -> MitmProxy:
+    """Start a proxy that intercepts TLS with certificates signed by ``ca_cert``/``ca_key``
+    and verifies the real servers against ``upstream_ca``."""
+    work.mkdir(parents=True, exist_ok=True)
+    port_file, log = work / "port", work / "mitm.log"
+    for stale in (port_file, log):
+        stale.unlink(missing_ok=True)
+    argv = [sys.executable, "-m", "tests.support.mitm_proxy", "--ca-cert", str(ca_cert)]
+    argv += ["--ca-key", str(ca_key), "--upstream-ca", str(upstream_ca)]
+    argv += ["--cert-dir", str(work / "minted"), "--port-file", str(port_file), "--log", str(log)]
+    with open(work / "mitm.err", "wb") as stderr:
+        process = subprocess.Popen(
+            argv, cwd=REPO, env=child_env(), stdout=subprocess.DEVNULL, stderr=stderr
+        )
+    return MitmProxy(process, wait_for_port(process, port_file, "MITM proxy"), log)
