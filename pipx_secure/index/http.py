@@ -10,6 +10,8 @@ exponential backoff; 401, 403, 404 are never retried.
 from __future__ import annotations
 
 import os
+import ssl
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -23,6 +25,7 @@ from urllib3.util.retry import Retry
 from pipx_secure import __version__
 from pipx_secure.config.credentials import Credential, CredentialStore
 from pipx_secure.errors import AuthError, IndexError_, IntegrityError, UsageError
+from pipx_secure.index.tls import TrustSettings, TrustStore, describe
 from pipx_secure.model.hashes import CHUNK
 from pipx_secure.model.redact import RedactedUrl, origin_of
 from pipx_secure.model.sourcemap import AuthMode, Index
@@ -73,23 +76,56 @@ def _retry(settings: HttpSettings) -> Retry:
     )
 
 
-def plain_session(settings: HttpSettings) -> requests.Session:
-    """A pooled session with retries that reads nothing from the environment on its own."""
-    session = requests.Session()
+class TrustAdapter(HTTPAdapter):
+    """An adapter whose TLS trust is exactly one SSL context (also through proxies).
+
+    requests would otherwise add certifi's bundle to every connection (``cert_verify``) and
+    build proxied connections without the context; both are overridden here.
+    """
+
+    def __init__(self, ssl_context: ssl.SSLContext, **kwargs: Any) -> None:
+        self.ssl_context = ssl_context
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("ssl_context", self.ssl_context)
+        super().init_poolmanager(*args, **kwargs)
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        kwargs.setdefault("ssl_context", self.ssl_context)
+        return super().proxy_manager_for(proxy, **kwargs)
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        conn.cert_reqs = "CERT_REQUIRED"
+        conn.ca_certs = None
+        conn.ca_cert_dir = None
+
+
+def _mount(session: requests.Session, adapter: HTTPAdapter) -> requests.Session:
     session.trust_env = False  # no netrc auto-auth, no env CA/proxy surprises: we decide
-    adapter = HTTPAdapter(
-        pool_connections=8, pool_maxsize=settings.workers, max_retries=_retry(settings)
-    )
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = USER_AGENT
     return session
 
 
-def page_session(settings: HttpSettings, http_dir: str | None) -> requests.Session:
+def plain_session(settings: HttpSettings, ssl_context: ssl.SSLContext) -> requests.Session:
+    """A pooled session with retries that reads nothing from the environment on its own."""
+    adapter = TrustAdapter(
+        ssl_context,
+        pool_connections=8,
+        pool_maxsize=settings.workers,
+        max_retries=_retry(settings),
+    )
+    return _mount(requests.Session(), adapter)
+
+
+def page_session(
+    settings: HttpSettings, http_dir: str | None, ssl_context: ssl.SSLContext
+) -> requests.Session:
     """A session whose project pages are cached on disk and revalidated (ETag/Last-Modified)."""
     if http_dir is None:
-        return plain_session(settings)
+        return plain_session(settings, ssl_context)
     from cachecontrol.adapter import CacheControlAdapter
     from cachecontrol.caches.file_cache import FileCache
     from cachecontrol.heuristics import BaseHeuristic
@@ -120,9 +156,11 @@ def page_session(settings: HttpSettings, http_dir: str | None) -> requests.Sessi
                 return {"expires": formatdate(time.time() + 86400, usegmt=True)}
             return {}
 
-    session = requests.Session()
-    session.trust_env = False
-    adapter = CacheControlAdapter(
+    class _CachingTrustAdapter(CacheControlAdapter, TrustAdapter):
+        pass
+
+    adapter = _CachingTrustAdapter(
+        ssl_context=ssl_context,
         cache=FileCache(http_dir),
         serializer=_NoSecretSerializer(),
         heuristic=_Revalidate(),
@@ -130,10 +168,28 @@ def page_session(settings: HttpSettings, http_dir: str | None) -> requests.Sessi
         pool_maxsize=settings.workers,
         max_retries=_retry(settings),
     )
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.headers["User-Agent"] = USER_AGENT
-    return session
+    return _mount(requests.Session(), adapter)
+
+
+def tls_error(
+    index: Index, url: str, what: str, detail: str, settings: TrustSettings
+) -> IndexError_:
+    """The error for a failed TLS handshake: what was trusted, and the settings that fix it."""
+    if "CERTIFICATE_VERIFY_FAILED" in detail or "certificate verify failed" in detail:
+        return IndexError_(
+            f"index {index.name} ({index.redacted}): the TLS certificate of "
+            f"{RedactedUrl(url).host} is not trusted (while fetching {what}); trusted: "
+            f"{describe(index, settings)}",
+            hint=f"set `ca-bundle` for [indexes.{index.name}] in the source map to the CA "
+            "certificate that signed it, or add that CA to the system store or PIP_CERT "
+            "(a TLS-intercepting proxy's CA belongs there)",
+        )
+    return IndexError_(
+        f"index {index.name} ({index.redacted}): the TLS handshake with "
+        f"{RedactedUrl(url).host} failed (while fetching {what})",
+        hint=f"if the index requires a client certificate, set `client-cert` for "
+        f"[indexes.{index.name}] in the source map (a PEM file with the key)",
+    )
 
 
 def auth_error(
@@ -182,12 +238,45 @@ def auth_error(
 
 
 class Requester:
-    """GETs for one process: credentials per index origin, redirects followed by hand."""
+    """GETs for one process: credentials per index origin, TLS trust per index, redirects
+    followed by hand.  Sessions are made per kind (cached pages, files) and trust decision."""
 
-    def __init__(self, credentials: CredentialStore | None, settings: HttpSettings) -> None:
+    def __init__(
+        self,
+        credentials: CredentialStore | None,
+        settings: HttpSettings,
+        trust: TrustStore,
+        http_dir: str | None = None,
+    ) -> None:
         self.credentials = credentials
         self.settings = settings
+        self.trust = trust
+        self.http_dir = http_dir
         self.count = 0
+        self._sessions: dict[tuple[str, tuple[str, ...]], requests.Session] = {}
+        self._lock = threading.Lock()
+
+    def session(self, kind: str, index: Index, url: str) -> requests.Session:
+        """The session for a ``kind`` ("pages" or "files") request of ``index`` to ``url``."""
+        key = (kind, self.trust.key_for(index, url))
+        with self._lock:
+            found = self._sessions.get(key)
+            if found is None:
+                context = self.trust.context(key[1])
+                found = (
+                    page_session(self.settings, self.http_dir, context)
+                    if kind == "pages"
+                    else plain_session(self.settings, context)
+                )
+                self._sessions[key] = found
+            return found
+
+    def close(self) -> None:
+        """Close every session."""
+        with self._lock:
+            for session in self._sessions.values():
+                session.close()
+            self._sessions.clear()
 
     def may_authenticate(self, index: Index, url: str) -> bool:
         """Whether a request to ``url`` may carry ``index``'s credential."""
@@ -208,7 +297,7 @@ class Requester:
 
     def get(
         self,
-        session: requests.Session,
+        kind: str,
         index: Index,
         url: str,
         *,
@@ -225,6 +314,7 @@ class Requester:
             credential = self._credential(index, current, challenged=challenged)
             if credential is not None:
                 request_headers["Authorization"] = credential.basic_header()
+            session = self.session(kind, index, current)
             response = self._send(session, index, current, request_headers, stream, what)
             if response.is_redirect:
                 target = urljoin(current, response.headers.get("Location", ""))
@@ -273,15 +363,10 @@ class Requester:
                 # HTTP(S)_PROXY / NO_PROXY from the environment, decided per URL.
                 proxies=requests.utils.get_environ_proxies(url, no_proxy=None),
                 timeout=(self.settings.connect_timeout, self.settings.read_timeout),
-                verify=str(index.ca_bundle) if index.ca_bundle else True,
+                verify=True,
             )
-        except requests.exceptions.SSLError:
-            raise IndexError_(
-                f"index {index.name} ({index.redacted}): its TLS certificate is not trusted "
-                f"(while fetching {what})",
-                hint=f"set `ca-bundle` for [indexes.{index.name}] in the source map to the "
-                "CA certificate that signed it",
-            ) from None
+        except requests.exceptions.SSLError as exc:
+            raise tls_error(index, url, what, str(exc), self.trust.settings) from None
         except requests.RequestException as exc:
             raise IndexError_(
                 f"index {index.name} ({index.redacted}) unreachable while fetching {what}: "

@@ -13,7 +13,7 @@ import hashlib
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -24,13 +24,8 @@ from packaging.utils import NormalizedName
 from pipx_secure.config.credentials import CredentialStore
 from pipx_secure.errors import IndexError_, IntegrityError
 from pipx_secure.index.cache import ArtifactCache
-from pipx_secure.index.http import (
-    HttpSettings,
-    Requester,
-    bounded_body,
-    page_session,
-    plain_session,
-)
+from pipx_secure.index.http import HttpSettings, Requester, bounded_body
+from pipx_secure.index.tls import TrustSettings, TrustStore
 from pipx_secure.model.hashes import CHUNK, Digest, best_expected, verify_bytes
 from pipx_secure.model.redact import RedactedUrl
 from pipx_secure.model.simple_api import ACCEPT_HEADER, FileLink, ProjectPage, parse_project_page
@@ -96,13 +91,16 @@ class HttpTransport:
         settings: HttpSettings | None = None,
         *,
         http_cache: bool = True,
+        trust_settings: TrustSettings | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.cache = cache
         self.settings = settings or HttpSettings.from_environ()
-        self.requester = Requester(credentials, self.settings)
-        self._anonymous = Requester(None, self.settings)  # direct URLs never get credentials
-        self._pages = page_session(self.settings, str(cache.http_dir) if http_cache else None)
-        self._files = plain_session(self.settings)
+        trust = TrustStore(trust_settings or TrustSettings.from_environ(environ or os.environ))
+        http_dir = str(cache.http_dir) if http_cache else None
+        self.requester = Requester(credentials, self.settings, trust, http_dir)
+        # Direct URLs never get credentials.
+        self._anonymous = Requester(None, self.settings, trust)
         # Two pools: page/metadata tasks may wait on downloads, downloads wait on nothing.
         self._tasks = ThreadPoolExecutor(max_workers=self.settings.workers)
         self._download_pool = ThreadPoolExecutor(max_workers=self.settings.workers)
@@ -118,8 +116,8 @@ class HttpTransport:
         """Release threads and connections."""
         self._tasks.shutdown(wait=True, cancel_futures=True)
         self._download_pool.shutdown(wait=True, cancel_futures=True)
-        self._pages.close()
-        self._files.close()
+        self.requester.close()
+        self._anonymous.close()
 
     def submit(self, function: Callable[..., T], *args: Any) -> Future[T]:
         """Run ``function`` on the task pool."""
@@ -131,7 +129,7 @@ class HttpTransport:
         url = index.project_url(name)
         what = f"project page of {name!r}"
         response = self.requester.get(
-            self._pages,
+            "pages",
             index,
             url,
             headers={"Accept": ACCEPT_HEADER, "Cache-Control": "max-age=0"},
@@ -157,7 +155,7 @@ class HttpTransport:
         if link.metadata is None:
             return None
         what = f"metadata of {link.filename}"
-        response = self.requester.get(self._files, index, link.metadata_url, what=what)
+        response = self.requester.get("files", index, link.metadata_url, what=what)
         try:
             if response.status_code == 404:
                 return None  # advertised but missing: the caller falls back to the wheel
@@ -171,7 +169,7 @@ class HttpTransport:
 
     def check_access(self, index: Index) -> None:
         """Fetch the index root; raises AuthError on 401/403."""
-        self.requester.get(self._files, index, index.url, what="the index root").close()
+        self.requester.get("files", index, index.url, what="the index root").close()
 
     # -- artifacts --------------------------------------------------------------------------
     def download(self, index: Index, link: FileLink) -> Path:
@@ -235,9 +233,7 @@ class HttpTransport:
     ) -> str:
         """Write the body of ``url`` to ``handle`` while hashing it; returns the hex digest."""
         hasher = hashlib.new(algorithm)
-        response = (requester or self.requester).get(
-            self._files, index, url, stream=True, what=what
-        )
+        response = (requester or self.requester).get("files", index, url, stream=True, what=what)
         try:
             if response.status_code != 200:
                 raise IndexError_(
