@@ -189,10 +189,11 @@ def _auth(sub: Any) -> None:
     pypirc = actions.add_parser(
         "import-pypirc",
         help="move the passwords of a ~/.pypirc into keyring",
-        description="Store each password of a .pypirc in keyring (service: the repository URL, "
-        "as the section names it) and print the [indexes] entries to add to the map. pip never "
-        "reads .pypirc; passwords in it are plain text on disk.",
+        description="Store each password of a .pypirc in keyring where the map's index on the "
+        "same origin looks it up (its URL), or under the repository URL with the [indexes] "
+        "entry to add. pip never reads .pypirc; passwords in it are plain text on disk.",
     )
+    _common(pypirc)
     pypirc.add_argument("--file", type=Path, default=Path("~/.pypirc"), metavar="PATH")
     pypirc.add_argument(
         "--remove",

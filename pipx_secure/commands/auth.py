@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import configparser
 from dataclasses import dataclass, field
+from io import StringIO
 from pathlib import Path
 
 from pipx_secure.commands.context import Services
-from pipx_secure.errors import AuthError, InputError, UsageError
+from pipx_secure.errors import AuthError, InputError, SpipError, UsageError
 from pipx_secure.fs import atomic_write
-from pipx_secure.model.sourcemap import Index, IndexName
+from pipx_secure.model.redact import origin_of, redact
+from pipx_secure.model.sourcemap import Index, IndexName, SourceMap
 
 
 @dataclass(frozen=True)
@@ -79,18 +81,27 @@ def username_for(settings: AuthSettings, services: Services) -> tuple[Index, str
 
 
 def check(settings: AuthSettings, services: Services) -> AuthResult:
-    """``spip auth check``: try the credential against the index root."""
+    """``spip auth check``: try the index root; say which credential worked or why not."""
     index = index_named(settings, services)
-    credential = services.credentials.for_index(index)
     transport = services.transport(http_cache=False)
     try:
         transport.check_access(index)
     except AuthError as exc:
-        return AuthResult((f"{index.name}: refused ({exc.message})",), exit_code=exc.exit_code)
+        if services.credentials.for_index(index) is None:
+            places = ", ".join(services.credentials.looked_in(index))
+            line = (
+                f"{index.name}: no credential found (looked in: {places}); the index "
+                "requires credentials"
+            )
+        else:
+            line = f"{index.name}: refused ({exc.message}; {exc.hint})"
+        return AuthResult((line,), exit_code=exc.exit_code)
     finally:
         transport.close()
-    source = credential.source if credential else "no credential"
-    return AuthResult((f"{index.name}: ok ({source})",))
+    used = services.credentials.for_request(index)
+    if used is None:
+        return AuthResult((f"{index.name}: ok (no credential needed)",))
+    return AuthResult((f"{index.name}: ok ({used.source}) {used.where}, user {used.username!r}",))
 
 
 def _read_pypirc(path: Path) -> configparser.RawConfigParser:
@@ -105,17 +116,32 @@ def _read_pypirc(path: Path) -> configparser.RawConfigParser:
     return parser
 
 
-def import_pypirc(settings: AuthSettings, services: Services) -> AuthResult:
-    """Move each password of a ``.pypirc`` into keyring; print the map entries to add."""
-    import keyring
+def _map_or_none(settings: AuthSettings, services: Services) -> SourceMap | None:
+    try:
+        return services.load_map(settings.map_path)
+    except SpipError:
+        return None
 
-    from pipx_secure.model.redact import redact
+
+def matching_index(repository: str, source_map: SourceMap | None) -> Index | None:
+    """The map's index on the same origin as a ``.pypirc`` repository URL, if exactly one."""
+    if source_map is None:
+        return None
+    same = [i for i in source_map.indexes.values() if i.origin == origin_of(repository)]
+    return same[0] if len(same) == 1 else None
+
+
+def import_pypirc(settings: AuthSettings, services: Services) -> AuthResult:
+    """Move each password of a ``.pypirc`` into keyring, where the map's index will look."""
+    import keyring
 
     path = settings.pypirc.expanduser()
     parser = _read_pypirc(path)
-    moved = []
-    notes = []
+    source_map = _map_or_none(settings, services)
+    lines: list[str] = []
+    notes: list[str] = []
     secrets: list[str] = []
+    moved = []
     for section in parser.sections():
         if section == "distutils" or not parser.has_option(section, "password"):
             continue
@@ -129,21 +155,25 @@ def import_pypirc(settings: AuthSettings, services: Services) -> AuthResult:
             continue
         password = parser.get(section, "password")
         secrets.append(password)
-        keyring.set_password(repository, username, password)
-        moved.append((section, repository, username))
-    lines = [f"stored the password of {u} for {redact(r)} in keyring" for _s, r, u in moved]
-    if moved:
-        lines += [
-            "",
-            "Add to spip.toml (use each index's Simple API URL; an upload URL may differ, "
-            "then store the password for that URL with `spip auth set`):",
-        ]
-        lines += [f'[indexes.{s}]\nurl = "{redact(r)}"\nusername = "{u}"' for s, r, u in moved]
+        index = matching_index(repository, source_map)
+        service = index.url if index is not None else repository
+        keyring.set_password(service, username, password)
+        moved.append(section)
+        if index is not None:
+            lines.append(
+                f"stored the password of {username} for index {index.name} in keyring "
+                f"(service {redact(service)})"
+            )
+        else:
+            lines += [
+                f"stored the password of {username} for {redact(repository)} in keyring; "
+                "no index of the map has that origin. Add (with the index's Simple API URL, "
+                "then `spip auth set` if it differs):",
+                f'[indexes.{section}]\nurl = "{redact(repository)}"\nusername = "{username}"',
+            ]
     if settings.remove and moved:
-        for section, _repository, _username in moved:
+        for section in moved:
             parser.remove_option(section, "password")
-        from io import StringIO
-
         text = StringIO()
         parser.write(text)
         atomic_write(path, text.getvalue(), mode=0o600)
