@@ -132,9 +132,23 @@ class CredentialStore:
         return self._memo(index, index.auth is not AuthMode.NEVER)
 
     def secrets(self) -> tuple[str, ...]:
-        """Every password looked up so far (scrubbed from child environments and output)."""
+        """Every password known so far, and each credential's Basic token.
+
+        Passwords in ``SPIP_INDEX_*_PASSWORD`` count from the start, so even the first child
+        process never inherits a variable that holds one.  These are scrubbed from child
+        environments and from everything spip prints.
+        """
         with self._lock:
-            return tuple({c.password for c in self._found.values() if c is not None})
+            found = [c for c in self._found.values() if c is not None]
+        secrets = {
+            value
+            for key, value in self._environ.items()
+            if key.startswith("SPIP_INDEX_") and key.endswith("_PASSWORD") and value
+        }
+        for credential in found:
+            secrets.add(credential.password)
+            secrets.add(credential.basic_header().split(" ", 1)[1])
+        return tuple(sorted(secrets))
 
     def looked_in(self, index: Index) -> list[str]:
         """Every place a credential for ``index`` is looked for (for error hints)."""

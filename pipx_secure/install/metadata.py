@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import threading
 
+from pipx_secure.errors import IntegrityError
 from pipx_secure.index.cache import ArtifactCache
 from pipx_secure.index.transport import Transport, expected_digest
-from pipx_secure.install.archives import read_sdist_pkg_info, read_wheel_metadata
+from pipx_secure.install.archives import (
+    check_metadata_identity,
+    read_sdist_pkg_info,
+    read_wheel_metadata,
+)
 from pipx_secure.install.builder import Builder
 from pipx_secure.install.wheelhouse import WheelFile
 from pipx_secure.model.coremeta import CoreMetadata, is_static, parse_core_metadata
+from pipx_secure.model.filenames import parse_filename
 from pipx_secure.model.hashes import Digest, best_expected
 from pipx_secure.model.simple_api import FileLink
 from pipx_secure.model.sourcemap import Index
@@ -75,11 +81,17 @@ class ArtifactMetadata:
 
     def _wheel_metadata(self, index: Index, link: FileLink) -> bytes:
         expected = expected_digest(index, link)
+        dist = parse_filename(link.filename)
         cached = self.cache.read_metadata(expected)
-        if cached is not None:
+        if cached is not None and _names_itself(cached, dist.name, str(dist.version), link):
             return cached
         data = self.transport.metadata_file(index, link)
-        if data is None:
+        if data is not None:
+            # A PEP 658 file must name the project and version of its wheel before it is kept.
+            check_metadata_identity(
+                data, dist.name, str(dist.version), f"metadata of {link.filename}"
+            )
+        else:
             data = read_wheel_metadata(self.transport.download(index, link), link.filename)
         self.cache.write_metadata(expected, data)
         return data
@@ -87,7 +99,12 @@ class ArtifactMetadata:
     def _sdist_metadata(self, candidate: Candidate, digest: Digest) -> tuple[bytes, CoreMetadata]:
         sdist = self.transport.download(candidate.index, candidate.link)
         cached = self.cache.read_metadata(digest)
+        name, version = candidate.name, str(candidate.version)
+        if cached is not None and not _names_itself(cached, name, version, candidate.link):
+            cached = None
         pkg_info = cached if cached is not None else read_sdist_pkg_info(sdist, candidate.filename)
+        if pkg_info is not None:
+            check_metadata_identity(pkg_info, name, version, f"PKG-INFO of {candidate.filename}")
         static = parse_core_metadata(pkg_info, candidate.filename) if pkg_info else None
         if pkg_info is not None and static is not None and is_static(static):
             if cached is None:
@@ -100,6 +117,14 @@ class ArtifactMetadata:
             self.built[str(digest)] = wheel
         data = read_wheel_metadata(wheel.path, wheel.path.name)
         return data, parse_core_metadata(data, wheel.path.name)
+
+
+def _names_itself(data: bytes, name: str, version: str, link: FileLink) -> bool:
+    try:
+        check_metadata_identity(data, name, version, link.filename)
+    except IntegrityError:
+        return False
+    return True
 
 
 def _quietly(function: object, *args: object) -> None:

@@ -8,9 +8,8 @@ Pure given its inputs: the only world it sees is a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName
@@ -20,6 +19,7 @@ from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 from pipx_secure.errors import ResolutionError
 from pipx_secure.model.environment import TargetEnvironment
 from pipx_secure.model.plan import Plan
+from pipx_secure.resolve.explain import explain, hint
 from pipx_secure.resolve.models import Candidate, Req
 from pipx_secure.resolve.protocols import MetadataSource, PageSource
 from pipx_secure.resolve.provider import ProviderOptions, RoutedProvider
@@ -81,7 +81,8 @@ def resolve(
     try:
         result = resolver.resolve(list(roots.requirements), max_rounds=5000)
     except ResolutionImpossible as exc:
-        raise ResolutionError(explain(provider, exc.causes), hint=_hint(exc.causes)) from None
+        message = explain(provider.evaluation, roots.local, exc.causes)
+        raise ResolutionError(message, hint=hint(exc.causes)) from None
     except ResolutionTooDeep:
         raise ResolutionError(
             "resolution took too many rounds", hint="pin some versions to narrow the search"
@@ -89,38 +90,3 @@ def resolve(
     candidates = sorted((c for c in result.mapping.values() if not c.extras), key=lambda c: c.name)
     requested = {r.name for r in roots.requirements}
     return Resolution(Plan.from_candidates(candidates, requested), {c.name: c for c in candidates})
-
-
-def explain(provider: RoutedProvider, causes: Iterable[Any]) -> str:
-    """Why resolution is impossible: each requirement, who wanted it, what its index had."""
-    parts = []
-    seen: set[str] = set()
-    for cause in causes:
-        req: Req = cause.requirement
-        who = "you" if cause.parent is None else str(cause.parent)
-        key = f"{req}|{who}"
-        if key in seen:
-            continue
-        seen.add(key)
-        local = provider.options.local.get(req.name)
-        if local is not None:
-            parts.append(f"{req} (required by {who}): the local project is {local}")
-            continue
-        evaluation = provider.evaluation(req.name)
-        index = evaluation.index
-        versions = evaluation.versions_seen()
-        if versions:
-            offered = ", ".join(versions[-8:])
-            where = f"index {index.name} ({index.redacted}) has {offered}"
-        else:
-            where = f"index {index.name} ({index.redacted}) has no project {req.name!r}"
-        parts.append(f"{req} (required by {who}): {where}")
-    return "cannot resolve: " + "; ".join(parts)
-
-
-def _hint(causes: Iterable[Any]) -> str:
-    names = sorted({c.requirement.name for c in causes})
-    return (
-        "spip asks each name's assigned index only; check the version constraints, or the "
-        f"source map rule for {', '.join(names)} (`spip explain {' '.join(names)}`)"
-    )

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, Union
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from packaging.direct_url import ArchiveInfo, DirectUrl, DirInfo, VcsInfo
 
@@ -135,13 +135,15 @@ def _direct_archive(line: RequirementLine, url: str) -> DirectArchive:
 
 
 def _git(line: RequirementLine, url: str) -> GitCheckout:
-    target = url[len("git+") :].split("#", 1)[0]
-    repository, _, revision = target.partition("@")
-    if "://" in revision:  # user@host form, not a revision
-        repository, revision = target, ""
-    if revision.startswith("-") or repository.startswith("-"):
+    """``git+SCHEME://[user@]host/path[@revision][#fragment]``; the user part is dropped."""
+    parts = urlsplit(url[len("git+") :].split("#", 1)[0])
+    path, at, revision = parts.path.rpartition("@")
+    if not at:
+        path, revision = parts.path, ""
+    repository = strip_userinfo(urlunsplit((parts.scheme, parts.netloc, path, parts.query, "")))
+    if revision.startswith("-") or repository.startswith("-") or not parts.scheme:
         raise PolicyError(f"{line.location}: invalid git revision or repository in {url!r}")
-    return GitCheckout(line, strip_userinfo(repository), revision)
+    return GitCheckout(line, repository, revision)
 
 
 def classify(line: RequirementLine, source_map: SourceMap) -> LocalSource | None:

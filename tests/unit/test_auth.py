@@ -27,7 +27,8 @@ def test_environment_wins_and_secret_never_renders() -> None:
     assert credential.source == "environment"
     assert credential.where == "SPIP_INDEX_PRIVATE_IDX_PASSWORD"
     assert "env-secret-value" not in repr(credential) and "env-secret-value" not in str(credential)
-    assert store.secrets() == ("env-secret-value",)
+    token = credential.basic_header().split(" ", 1)[1]
+    assert set(store.secrets()) == {"env-secret-value", token}
 
 
 def test_keyring_is_asked_with_url_then_host_and_port_never_the_bare_host() -> None:
