@@ -31,8 +31,10 @@ from pipx_secure.commands.context import Services, SilentReporter
 from pipx_secure.config.credentials import CredentialStore
 from pipx_secure.errors import IntegrityError
 from pipx_secure.index.cache import ArtifactCache
+from pipx_secure.install.builder import Builder
 from pipx_secure.install.process import Completed, Processes
 from pipx_secure.install.target import probe
+from pipx_secure.install.wheelhouse import WheelFile
 from pipx_secure.model.environment import TargetEnvironment
 from pipx_secure.model.hashes import Digest
 from pipx_secure.model.simple_api import FileLink, ProjectPage
@@ -368,6 +370,31 @@ class FakeProcesses(Processes):
             for found in self.site.glob(f"{module_name(name)}-*.dist-info"):
                 shutil.rmtree(found)
         return Completed(argv, 0, "", "")
+
+
+class RefusingBuilder(Builder):
+    """A builder for tests where nothing may be built: it records the attempt, then fails.
+
+    The attempt is recorded because some callers swallow errors (background prefetches).
+    """
+
+    def __init__(self, target: TargetEnvironment, cache: ArtifactCache) -> None:
+        super().__init__(target, cache, _no_build_dependencies, Processes({}))
+        self.attempts: list[str] = []
+
+    def build_wheel(
+        self, name: NormalizedName, version: str, sdist: Path, digest: Digest, depth: int = 0
+    ) -> WheelFile:
+        self.attempts.append(f"{name} {version}")
+        raise AssertionError(f"unexpected build of {name} {version}")
+
+    def build_local(self, source: Path, out_dir: Path, *, editable: bool = False) -> Path:
+        self.attempts.append(str(source))
+        raise AssertionError(f"unexpected build of {source}")
+
+
+def _no_build_dependencies(requires: Sequence[Any], why: str, depth: int) -> list[WheelFile]:
+    raise AssertionError(f"unexpected build dependencies: {why}")
 
 
 # -- a catalogue and a whole rig ----------------------------------------------------------
