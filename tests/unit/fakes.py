@@ -112,6 +112,7 @@ class FakeTransport:
         self.credentials: CredentialStore | None = None
         self.requests: list[Request] = []
         self.tampered: dict[str, bytes] = {}
+        self.metadata_files: dict[str, bytes] = {}
         self.closed = 0
         self.opened = 0
         self.anonymous_opened = 0
@@ -120,6 +121,10 @@ class FakeTransport:
     def serve_other_bytes(self, filename: str, data: bytes) -> None:
         """From now on, answer downloads of ``filename`` with ``data`` (a tampered file)."""
         self.tampered[filename] = data
+
+    def serve_metadata(self, filename: str, data: bytes) -> None:
+        """Offer ``data`` (and its hash) as the PEP 658 metadata file of ``filename``."""
+        self.metadata_files[filename] = data
 
     def factory(
         self, credentials: CredentialStore | None, cache: ArtifactCache, http_cache: bool
@@ -154,7 +159,12 @@ class FakeTransport:
                     return path
         raise AssertionError(f"fake index {index.name} has no file {filename}")
 
+    def _metadata_of(self, path: Path) -> bytes:
+        return self.metadata_files.get(path.name) or wheel_metadata(path)
+
     def _offers_metadata(self, path: Path) -> bool:
+        if path.name in self.metadata_files:
+            return True
         if not path.name.endswith(".whl"):
             return False
         if isinstance(self.pep658, bool):
@@ -165,7 +175,7 @@ class FakeTransport:
         """The link the fake page lists for ``path`` (real sha256; PEP 658 hash if offered)."""
         metadata = None
         if self._offers_metadata(path):
-            metadata = {"sha256": hashlib.sha256(wheel_metadata(path)).hexdigest()}
+            metadata = {"sha256": hashlib.sha256(self._metadata_of(path)).hexdigest()}
         base = index.url.rstrip("/").rsplit("/", 1)[0]
         return FileLink(
             filename=path.name,
@@ -186,7 +196,7 @@ class FakeTransport:
         if link.metadata is None:
             return None
         self._record(index, "metadata", link.filename)
-        data = wheel_metadata(self._file(index, link.filename))
+        data = self._metadata_of(self._file(index, link.filename))
         expected = link.metadata.get("sha256")
         if expected is not None and hashlib.sha256(data).hexdigest() != expected:
             raise IntegrityError(f"hash mismatch for metadata of {link.filename}")
