@@ -272,6 +272,10 @@ def _kind(argv: Sequence[str]) -> str:
     return "other"
 
 
+def _is_dist(filename: str) -> bool:
+    return filename.endswith((".whl", ".tar.gz", ".zip"))
+
+
 def _option(argv: Sequence[str], name: str) -> str:
     return argv[argv.index(name) + 1]
 
@@ -292,7 +296,7 @@ class FakeProcesses(Processes):
         self.prefix = prefix
         self.calls: list[Call] = []
         self.requirement_texts: list[str] = []
-        self.wheelhouses: list[list[str]] = []
+        self.wheelhouses: list[list[str]] = []  # the distributions pip could see, per run
         self.pip_failure: str | None = None
 
     def fail_pip(self, message: str = "ERROR: fake pip refused the install") -> None:
@@ -339,7 +343,7 @@ class FakeProcesses(Processes):
         text = Path(_option(argv, "-r")).read_text(encoding="utf-8")
         house = Path(_option(argv, "--find-links"))
         self.requirement_texts.append(text)
-        self.wheelhouses.append(sorted(p.name for p in house.iterdir()))
+        self.wheelhouses.append(sorted(p.name for p in house.iterdir() if _is_dist(p.name)))
         if self.pip_failure is not None:
             return Completed(argv, 1, "", self.pip_failure)
         for line in text.splitlines():
