@@ -354,7 +354,7 @@ class FakeProcesses(Processes):
             wheel = self._wheel(house, name, version)
             if wheel is None or hashed != f"sha256:{sha256_of(wheel)}":
                 return Completed(argv, 1, "", f"ERROR: hashes do not match for {pin}")
-            self._install(name, version, wheel_metadata(wheel))
+            self.put(name, version, wheel_metadata(wheel))
         return Completed(argv, 0, "", "")
 
     @staticmethod
@@ -365,7 +365,10 @@ class FakeProcesses(Processes):
                 return path
         return None
 
-    def _install(self, name: str, version: str, metadata: bytes) -> None:
+    def put(self, name: str, version: str, metadata: bytes | None = None) -> None:
+        """Write ``name``'s dist-info into the fake site-packages (as pip or another tool)."""
+        if metadata is None:
+            metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
         module = module_name(name)
         for old in self.site.glob(f"{module}-*.dist-info"):
             shutil.rmtree(old)

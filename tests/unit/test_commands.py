@@ -11,7 +11,7 @@ import pytest
 from packaging.pylock import Pylock
 
 from pipx_secure.commands import check, explain, install, lock, sync
-from pipx_secure.errors import IntegrityError
+from pipx_secure.errors import IntegrityError, UsageError
 from pipx_secure.install.provenance import read_provenance
 from pipx_secure.model.plan import Pin
 from tests.unit.fakes import (
@@ -267,3 +267,69 @@ def test_no_secret_reaches_any_child_result_or_file(tmp_path: Path) -> None:
     assert len(rig.processes.calls) >= 3 and len(haystack) > 20
     for needle in (SECRET, SECRET_B64):
         assert [h for h in haystack if needle in h] == []
+
+
+# -- more install paths -----------------------------------------------------------------------
+
+
+def test_install_refuses_a_hash_the_index_does_not_serve(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path)
+    requirements = tmp_path / "req.txt"
+    requirements.write_text(f"acme-core==1.1.0 --hash=sha256:{'0' * 64}\n")
+    settings = install_settings(rig, requirements=(), requirement_files=(requirements,))
+    with pytest.raises(IntegrityError, match="matches none of the --hash values"):
+        install.run(settings, rig.services)
+    assert rig.processes.of_kind("pip-install") == []
+
+
+def test_require_hashes_needs_every_dependency_pinned_with_a_hash(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path)
+    wheel = rig.root / "files" / "private" / "acme_utils-1.0.0-py3-none-any.whl"
+    requirements = tmp_path / "req.txt"
+    requirements.write_text(
+        f"--require-hashes\nacme-utils==1.0.0 --hash=sha256:{sha256_of(wheel)}\n"
+    )
+    settings = install_settings(rig, requirements=(), requirement_files=(requirements,))
+    with pytest.raises(UsageError, match=r"acme-core 1\.1\.0 needs a requirement pinned"):
+        install.run(settings, rig.services)
+    assert rig.processes.of_kind("pip-install") == []
+
+
+def test_impostor_installed_by_another_tool_is_replaced(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path)
+    rig.processes.put("acme-core", "99.0.0")  # by another tool: no provenance
+    result = install.run(install_settings(rig, "acme-core"), rig.services)
+    assert result.fast_path is False
+    assert pins(result.installed) == {("acme-core", "1.1.0", "private")}
+    assert rig.installed() == {"acme-core": "1.1.0"}
+
+
+def test_sync_exact_uninstalls_what_the_lock_does_not_name(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path)
+    rig.processes.put("stray", "1.0")
+    rig.processes.put("pip", "24.2")
+    lock.run(lock_settings(rig, "acme-core"), rig.services)
+    result = sync.run(
+        sync.SyncSettings(rig.root / "pylock.toml", rig.map_path, exact=True), rig.services
+    )
+    assert result.uninstalled == ("stray",)
+    (uninstall,) = rig.processes.of_kind("pip-uninstall")
+    after = uninstall.argv[uninstall.argv.index("uninstall") + 1 :]
+    assert [a for a in after if not a.startswith("-")] == ["stray"]
+    assert rig.installed() == {"acme-core": "1.1.0", "pip": "24.2"}
+
+
+def test_lock_for_a_described_platform_starts_no_process(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path)
+    settings = lock.LockSettings(
+        requirements=("acme-utils",),
+        output=rig.root / "pylock.toml",
+        map_path=rig.map_path,
+        python_version="3.12",
+        platforms=("manylinux_2_17_x86_64", "win_amd64"),
+    )
+    result = lock.run(settings, rig.services)
+    assert result.packages == 2
+    assert rig.processes.calls == []
+    data = tomllib.loads(result.output.read_text())
+    assert {p["index"] for p in data["packages"]} == {PRIVATE_URL}
