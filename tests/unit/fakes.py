@@ -498,6 +498,7 @@ def make_rig(
     strict: bool = False,
     extra_rules: Mapping[str, str] | None = None,
     extra_env: Mapping[str, str] | None = None,
+    direct: Mapping[str, Path] | None = None,
 ) -> Rig:
     """A :class:`Rig` rooted at ``tmp`` (the standard catalogue unless one is given)."""
     prefix = tmp / "target"
@@ -517,7 +518,7 @@ def make_rig(
     processes = FakeProcesses(environ, credentials.secrets, site=site, prefix=prefix)
     if catalogue is None:
         catalogue = standard_catalogue(tmp / "files")
-    transport = FakeTransport(catalogue, cache, pep658=pep658)
+    transport = FakeTransport(catalogue, cache, pep658=pep658, direct=direct)
     reporter = SilentReporter()
     services = Services(
         environ=environ,

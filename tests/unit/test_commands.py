@@ -14,11 +14,13 @@ from pipx_secure.commands import check, explain, install, lock, sync
 from pipx_secure.errors import IntegrityError, UsageError
 from pipx_secure.install.provenance import read_provenance
 from pipx_secure.model.plan import Pin
+from tests.support.packages import build_wheel
 from tests.unit.fakes import (
     PRIVATE_URL,
     PUBLIC_URL,
     SECRET,
     SECRET_B64,
+    Request,
     Rig,
     make_rig,
     sha256_of,
@@ -333,3 +335,29 @@ def test_lock_for_a_described_platform_starts_no_process(tmp_path: Path) -> None
     assert rig.processes.calls == []
     data = tomllib.loads(result.output.read_text())
     assert {p["index"] for p in data["packages"]} == {PRIVATE_URL}
+
+
+def test_allowed_direct_url_wheel_is_fetched_anonymously_and_recorded(tmp_path: Path) -> None:
+    wheel = build_wheel(tmp_path / "direct", "acme-tool", "1.0", requires=["acme-core<1.1"])
+    url = f"https://git.example/files/{wheel.name}"
+    rig = make_rig(tmp_path, direct={url: wheel})
+    text = f"acme-tool @ {url}#sha256={sha256_of(wheel)}"
+    result = install.run(install_settings(rig, text), rig.services)
+    assert pins(result.installed) == {
+        ("acme-core", "1.0.0", "private"),
+        ("acme-tool", "1.0", "local"),
+    }
+    assert [r for r in rig.transport.requests if r.what == "url"] == [
+        Request("direct-url", "url", url, authenticated=False)
+    ]
+    record = json.loads((rig.site / "acme_tool-1.0.dist-info" / "direct_url.json").read_text())
+    assert record == {"url": url, "archive_info": {"hashes": {"sha256": sha256_of(wheel)}}}
+
+
+def test_direct_url_with_the_wrong_hash_is_refused_before_pip(tmp_path: Path) -> None:
+    wheel = build_wheel(tmp_path / "direct", "acme-tool", "1.0")
+    url = f"https://git.example/files/{wheel.name}"
+    rig = make_rig(tmp_path, direct={url: wheel})
+    with pytest.raises(IntegrityError, match="hash mismatch"):
+        install.run(install_settings(rig, f"acme-tool @ {url}#sha256={'1' * 64}"), rig.services)
+    assert rig.processes.of_kind("pip-install") == []
