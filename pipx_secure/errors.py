@@ -81,6 +81,14 @@ class IntegrityError(SpipError):
     exit_code = 7
 
 
+class ForwardingError(IntegrityError):
+    """An index sent a project page to another origin: it forwards names it does not have."""
+
+    def __init__(self, message: str, hint: str | None = None, *, index: str = "") -> None:
+        super().__init__(message, hint)
+        self.index = index
+
+
 class BuildError(SpipError):
     """Building an sdist (metadata or wheel) failed."""
 

@@ -14,7 +14,7 @@ from packaging.utils import NormalizedName
 from packaging.version import Version
 
 from pipx_secure.audit.report import Exposure, Forwarding
-from pipx_secure.errors import SpipError
+from pipx_secure.errors import ForwardingError, SpipError
 from pipx_secure.index.pages import IndexPages, RoutedPages
 from pipx_secure.index.transport import Transport
 from pipx_secure.model.filenames import parse_filename
@@ -119,6 +119,9 @@ def forwarding(
     for index in sorted(others, key=lambda i: i.name):
         try:
             page = IndexPages(index, transport).page(probe_name)
+        except ForwardingError as exc:
+            findings.append(Forwarding(str(index.name), probe_name, exc.message))
+            continue
         except SpipError:
             continue
         if page.files:

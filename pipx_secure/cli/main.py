@@ -176,6 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return 2
         output.quiet = getattr(args, "quiet", 0)
+        output.verbose = getattr(args, "verbose", 0)
         return COMMANDS[args.command](args, output)
     except SpipError as exc:
         output.err(f"spip: error: {exc.render()}")

@@ -27,6 +27,7 @@ class Output:
     ) -> None:
         self.environ = os.environ if environ is None else environ
         self.quiet = quiet
+        self.verbose = 0
         self.secrets = secrets
         self.extra_secrets: list[str] = []
 
@@ -65,6 +66,11 @@ class Output:
         console = Console(stderr=True, no_color=bool(self.environ.get("NO_COLOR")) or None)
         with console.status(self.scrub(text)):
             yield
+
+    def detail(self, text: str) -> None:
+        """``spip: <text>`` on stderr, with ``-v`` only."""
+        if self.verbose:
+            self.err(f"spip: {text}")
 
     def child_line(self, line: str) -> None:
         """A line of a child process's output (``-v``), on stderr."""

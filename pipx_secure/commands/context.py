@@ -34,6 +34,9 @@ class Reporter(Protocol):
     def status(self, text: str) -> AbstractContextManager[None]:
         """A long step in progress (a spinner on a terminal)."""
 
+    def detail(self, text: str) -> None:
+        """A line shown only with ``-v``."""
+
 
 class SilentReporter:
     """A reporter that shows nothing (tests, ``-q``)."""
@@ -49,6 +52,10 @@ class SilentReporter:
     def status(self, text: str) -> Iterator[None]:
         """Nothing to show."""
         yield
+
+    def detail(self, text: str) -> None:
+        """Keep the detail (tests read them)."""
+        self.notes.append(text)
 
 
 TransportFactory = Callable[["CredentialStore | None", ArtifactCache, bool], "Transport"]
@@ -113,9 +120,23 @@ class Services:
 
     def load_map(self, path: Path | None) -> SourceMap:
         """The source map (``--map``, else found upward from the working directory)."""
-        from pipx_secure.config.mapfile import load_source_map
+        from pipx_secure.config.mapfile import load_source_map, search_source_map
 
+        if path is None:
+            search = search_source_map(self.cwd.resolve())
+            if search.found is None:
+                looked = ", ".join(str(d) for d in search.looked_in)
+                self.reporter.detail(
+                    "no source map found (looked for spip.toml and [tool.spip] in "
+                    f"pyproject.toml in: {looked})"
+                )
         source_map = load_source_map(path, cwd=self.cwd, environ=self.environ)
+        self.reporter.detail(f"source map: {source_map.origin}")
+        default = source_map.default_index
+        if default is not None:
+            self.reporter.detail(
+                f"default index: {default.name} ({default.redacted}, from {default.location})"
+            )
         for note in source_map.notes:
             self.reporter.note(f"note: {note}")
         return source_map

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipx_secure.errors import SourceMapError
+from pipx_secure.errors import PolicyError, SourceMapError
 from pipx_secure.model.maptoml import PipDefault, parse_source_map
 from pipx_secure.model.sourcemap import SourceMap
 
@@ -41,6 +41,25 @@ def pip_default_from(environ: Mapping[str, str] | None) -> PipDefault:
         return config.index_url, config.ignored
 
     return read
+
+
+def refuse_several_indexes(environ: Mapping[str, str] | None) -> None:
+    """Without a map, several configured indexes are the dependency-confusion setup: refuse."""
+    from pipx_secure.config.pipconfig import read_pip_index_config
+    from pipx_secure.model.redact import redact
+
+    config = read_pip_index_config(environ)
+    found = [(config.index_url, f"index-url, {config.index_origin}")]
+    for key in ("extra-index-url", "find-links"):
+        found += [(value, f"{key}, {origin}") for value, origin in config.values(key)]
+    distinct = {url.rstrip("/") for url, _where in found}
+    if len(distinct) > 1:
+        shown = "; ".join(f"{redact(url)} ({where})" for url, where in found)
+        raise PolicyError(
+            f"no source map, and pip is configured with {len(distinct)} indexes: {shown}; spip "
+            "will not guess which of them serves which name",
+            hint="run `spip init` to write a map that routes each name to one index, or pass --map",
+        )
 
 
 def read_toml(path: Path, what: str = "source map") -> tuple[dict[str, Any], str]:
@@ -98,6 +117,8 @@ def load_source_map(
     if path is None:
         path = find_source_map((cwd or Path.cwd()).resolve())
     if path is None:
+        if pip_default is None:
+            refuse_several_indexes(environ)
         return parse_source_map({}, origin="(no source map)", pip_default=default)
     if explicit is not None and not path.is_file():
         raise SourceMapError(

@@ -24,7 +24,13 @@ from urllib3.util.retry import Retry
 
 from pipx_secure import __version__
 from pipx_secure.config.credentials import Credential, CredentialStore
-from pipx_secure.errors import AuthError, IndexError_, IntegrityError, UsageError
+from pipx_secure.errors import (
+    AuthError,
+    ForwardingError,
+    IndexError_,
+    IntegrityError,
+    UsageError,
+)
 from pipx_secure.index.tls import TrustSettings, TrustStore, describe
 from pipx_secure.model.hashes import CHUNK
 from pipx_secure.model.redact import RedactedUrl, origin_of
@@ -389,11 +395,12 @@ class Requester:
         ):
             # A project page must come from the index itself: an index that sends unknown
             # names elsewhere would hand a private name to a public index.
-            raise IntegrityError(
-                f"index {index.name} ({index.redacted}) redirected the {what} to another "
-                f"origin ({RedactedUrl(target)}); refused",
-                hint="a project page must come from its assigned index; if that host is the "
-                "index's own, list it in the index's file-hosts",
+            raise ForwardingError(
+                f"index {index.name} ({index.redacted}) forwards names it does not serve: it "
+                f"redirected the {what} to another origin ({RedactedUrl(target)}); refused",
+                hint="a project page must come from its assigned index; route the name to the "
+                "index that really publishes it with an exact rule under [packages]",
+                index=str(index.name),
             )
 
 

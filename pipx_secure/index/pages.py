@@ -14,6 +14,7 @@ from concurrent.futures import Future
 
 from packaging.utils import NormalizedName, canonicalize_name
 
+from pipx_secure.errors import ForwardingError
 from pipx_secure.index.transport import Transport
 from pipx_secure.model.simple_api import ProjectPage
 from pipx_secure.model.sourcemap import Index, SourceMap
@@ -51,7 +52,17 @@ class RoutedPages:
     def page(self, name: NormalizedName) -> ProjectPage:
         """The project page of ``name`` from its assigned index (and only that index)."""
         key = canonicalize_name(name)
-        return self._cache.future(self.index_for(key), key).result()
+        try:
+            return self._cache.future(self.index_for(key), key).result()
+        except ForwardingError as exc:
+            route = self.source_map.index_for(key)
+            raise ForwardingError(
+                exc.message,
+                hint=f"{route.explain()}. If {key} is not one of {route.index.name}'s own "
+                f'packages, add the exact rule "{key}" = "<the index that publishes it>" under '
+                f"[packages]; never list another index's host in file-hosts",
+                index=exc.index,
+            ) from None
 
     def prefetch(self, names: Iterable[NormalizedName]) -> None:
         """Start fetching the pages of ``names`` in the background."""
