@@ -50,18 +50,20 @@ def _rejections(evaluation: Evaluation, specifier: SpecifierSet) -> dict[Version
 def _describe(req: Req, evaluation: Evaluation) -> str:
     index = evaluation.index
     where = f"index {index.name} ({index.redacted})"
+    if not evaluation.candidates and not evaluation.yanked:
+        if not evaluation.skipped:
+            return f"{where} has no project {req.name!r}"
+        reasons = "; ".join(
+            f"{name}: {reason}" for name, reason in sorted(set(evaluation.skipped))[:6]
+        )
+        count = len(evaluation.skipped)
+        return f"{where} has {count} file(s), every one refused here: {reasons}"
     seen = []
     for text in evaluation.versions_seen():
         try:
             seen.append(Version(text))
         except InvalidVersion:
             continue
-    if not seen:
-        refused = [reason for _name, reason in evaluation.skipped]
-        if refused:
-            reasons = "; ".join(sorted(set(refused))[:5])
-            return f"{where} lists {len(refused)} file(s), every one refused: {reasons}"
-        return f"{where} has no project {req.name!r}"
     matching = [v for v in seen if req.specifier.contains(v, prereleases=True)]
     if not matching:
         return f"{where} has {_listed(seen)}; none matches {req.specifier or 'the request'}"
