@@ -290,3 +290,17 @@ def test_import_pypirc_stores_where_the_map_looks(world: World, tmp_path: Path) 
     assert installed(venv) == {"acme-core": "1.1.0"}
     assert installed_result.returncode == 0, installed_result.stderr
     assert world.password not in result.stdout + result.stderr
+
+
+def test_password_in_pips_own_index_url_is_used_for_that_index_only(
+    world: World, markers_cleared: World, tmp_path: Path
+) -> None:
+    env = bare_env(tmp_path)
+    host = f"127.0.0.1:{world.private.port}"
+    env["PIP_INDEX_URL"] = f"http://{USERNAME}:{world.password}@{host}/simple/"
+    venv = make_venv(tmp_path / "target")
+    # No map, one configured index (pip's): allowed, with the credential pip would send.
+    result = run_spip(["install", "--python", str(venv), "acme-core"], env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert installed(venv) == {"acme-core": "1.1.0"}
+    assert world.password not in result.stdout + result.stderr
