@@ -119,6 +119,28 @@ def cmd_auth(args: argparse.Namespace, output: Output) -> int:
     return result.exit_code
 
 
+def _confirm(files: Sequence[str]) -> bool:
+    """Ask on a terminal before rewriting files; never in a pipe."""
+    if not sys.stdin.isatty():
+        return False
+    sys.stderr.write("spip: take the passwords out of:\n")
+    for name in files:
+        sys.stderr.write(f"  {name}\n")
+    sys.stderr.write("(backups are kept, readable by you only) [y/N] ")
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
+def cmd_init(args: argparse.Namespace, output: Output) -> int:
+    """``spip init``."""
+    from pipx_secure.commands import init
+
+    result = init.run(flags.init_settings(args), _services(args, output), _confirm)
+    output.extra_secrets.extend(result.secrets)
+    render.init(result, output)
+    return result.check.exit_code if result.check is not None else 0
+
+
 def cmd_passthrough(args: argparse.Namespace, output: Output) -> int:
     """``spip uninstall|list|freeze|show``: the target's pip, unchanged, no network."""
     from pipx_secure.commands import passthrough
@@ -159,6 +181,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Output], int]] = {
     "install": cmd_install,
     "explain": cmd_explain,
     "auth": cmd_auth,
+    "init": cmd_init,
     **{name: cmd_passthrough for name in PASSTHROUGH},
 }
 

@@ -295,6 +295,40 @@ def _check_audit_explain(sub: Any) -> None:
     explain.add_argument("names", nargs="+", metavar="NAME")
 
 
+def _init(sub: Any) -> None:
+    init = sub.add_parser(
+        "init",
+        help="write a source map from pip's settings, moving passwords into keyring",
+        description="Find every index configured for this project and user (pip's configuration "
+        "and PIP_* variables, .env files, ~/.pypirc, ~/.netrc, requirement files, pyproject.toml "
+        "[tool.uv.index] / [[tool.poetry.source]] / [[tool.pdm.source]], the Makefile); ask each "
+        "private index which of the project's requirements it serves; write the map; store every "
+        "password found in keyring. The public index is asked nothing unless --check-exposure.",
+        allow_abbrev=False,
+    )
+    _common(init)
+    init.add_argument("-o", "--output", type=Path, metavar="FILE", help="where to write the map")
+    init.add_argument(
+        "--pyproject", action="store_true", help="write [tool.spip] into pyproject.toml instead"
+    )
+    init.add_argument(
+        "--dry-run", action="store_true", help="print the map; write and store nothing"
+    )
+    init.add_argument(
+        "--rewrite",
+        action="store_true",
+        help="take the passwords out of the files that held them (backups kept, mode 0600)",
+    )
+    init.add_argument("--yes", action="store_true", help="do not ask before --rewrite")
+    init.add_argument("--force", action="store_true", help="replace an existing spip.toml")
+    init.add_argument(
+        "--check-exposure",
+        action="store_true",
+        help="also ask the default (public) index, without credentials, whether it has the "
+        "routed names (this reveals them to it)",
+    )
+
+
 def _passthrough(sub: Any) -> None:
     for name, text in PASSTHROUGH.items():
         passthrough = sub.add_parser(
@@ -320,6 +354,7 @@ def build_parser() -> Parser:
     parser.add_argument("--version", action="version", version=f"spip {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     _install(sub)
+    _init(sub)
     _passthrough(sub)
     _auth(sub)
     _lock_and_sync(sub)

@@ -9,6 +9,7 @@ from pipx_secure.cli.output import Output
 from pipx_secure.commands.auth import AuthResult
 from pipx_secure.commands.check import CheckReport
 from pipx_secure.commands.explain import ExplainResult
+from pipx_secure.commands.init import InitResult
 from pipx_secure.commands.install import InstallResult
 from pipx_secure.commands.lock import LockResult
 from pipx_secure.commands.passthrough import PassthroughResult
@@ -146,3 +147,25 @@ def audit(report: AuditReport, output: Output, as_json: bool) -> None:
         f"{len(report.packages)} distributions: {len(report.packages) - bad} verified, "
         f"{bad} findings; {len(report.exposures)} exposed names"
     )
+
+
+def init(result: InitResult, output: Output) -> None:
+    """``spip init``'s report (the map itself on stdout with --dry-run)."""
+    for note in result.notes:
+        output.err(f"spip: note: {note}")
+    if result.written is None:
+        output.out(result.map_text.rstrip("\n"))
+    else:
+        output.out(f"wrote {result.written}")
+    for line in result.stored:
+        output.out(line)
+    for done in result.rewritten:
+        output.out(f"removed {done.removed} password(s) from {done.path} (backup: {done.backup})")
+    if result.changes:
+        output.out("With this map, compared with pip:")
+        for line in result.changes:
+            output.out(f"  {line}")
+    for line in result.exposure:
+        output.out(line)
+    if result.check is not None:
+        check(result.check, output, False, 0)

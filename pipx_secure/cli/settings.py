@@ -10,6 +10,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from pipx_secure.commands.audit import AuditSettings
 from pipx_secure.commands.check import CheckSettings
 from pipx_secure.commands.explain import ExplainSettings
+from pipx_secure.commands.init import InitSettings
 from pipx_secure.commands.install import InstallSettings
 from pipx_secure.commands.lock import LockSettings
 from pipx_secure.commands.sync import SyncSettings
@@ -115,3 +116,16 @@ def audit_settings(args: argparse.Namespace) -> AuditSettings:
 def explain_settings(args: argparse.Namespace) -> ExplainSettings:
     """``spip explain``'s namespace as settings."""
     return ExplainSettings(names=tuple(args.names), map_path=args.map)
+
+
+def init_settings(args: argparse.Namespace) -> InitSettings:
+    """``spip init``'s namespace as settings."""
+    return InitSettings(
+        output=args.output,
+        pyproject=args.pyproject,
+        dry_run=args.dry_run,
+        rewrite=args.rewrite,
+        yes=args.yes,
+        force=args.force,
+        check_exposure=args.check_exposure,
+    )

@@ -99,6 +99,7 @@ class CredentialStore:
         netrc_path: Path | None = None,
         use_keyring: bool = True,
         pip_index_url: PipIndexUrl | None = None,
+        given: Mapping[str, Credential] | None = None,
     ) -> None:
         import os
 
@@ -108,6 +109,7 @@ class CredentialStore:
         home = Path(self._environ.get("HOME") or os.path.expanduser("~"))
         self._netrc_path = netrc_path or Path(self._environ.get("NETRC") or home / ".netrc")
         self._pip_index_url = pip_index_url or self._read_pip_index_url
+        self._given = dict(given or {})  # by index URL: credentials spip init found
         self._found: dict[tuple[IndexName, str, bool], Credential | None] = {}
         self._challenged: set[tuple[IndexName, str]] = set()
         self._lock = threading.Lock()
@@ -170,7 +172,7 @@ class CredentialStore:
         return found
 
     def _lookup(self, index: Index, challenged: bool) -> Credential | None:
-        found = self._from_environment(index) or self._from_pip(index)
+        found = self._from_environment(index) or self._from_pip(index) or self._given.get(index.url)
         if found is not None:
             return found
         if index.auth is AuthMode.NEVER:

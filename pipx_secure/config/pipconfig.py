@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipx_secure.errors import InputError
+
 #: pip's sections whose index settings apply to ``pip install``.
 _SECTIONS = ("global", "install", "download", "wheel")
 _INDEX_KEYS = ("index-url", "extra-index-url", "find-links", "trusted-host", "cert", "client-cert")
@@ -94,8 +96,8 @@ def parse_config_text(text: str, origin: str) -> list[PipSetting]:
     parser = configparser.RawConfigParser()
     try:
         parser.read_string(text, source=origin)
-    except configparser.Error:
-        return []
+    except configparser.Error as exc:
+        raise config_error(exc, origin) from None
     found = []
     for section in parser.sections():
         if section not in _SECTIONS:
@@ -105,6 +107,21 @@ def parse_config_text(text: str, origin: str) -> list[PipSetting]:
             if key in _INDEX_KEYS and value.strip():
                 found.append(PipSetting(key, value.strip(), f"{origin} [{section}]"))
     return found
+
+
+def config_error(exc: configparser.Error, origin: str) -> InputError:
+    """A malformed INI file (pip's configuration, ``.pypirc``), named with its line."""
+    line = getattr(exc, "lineno", None)
+    errors = getattr(exc, "errors", None)
+    if line is None and errors:
+        line = errors[0][0]
+    where = f"{origin}:{line}" if line else origin
+    detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return InputError(
+        f"not a valid configuration file: {detail}",
+        location=where,
+        hint="fix the file (pip refuses it too)",
+    )
 
 
 def environment_settings(environ: Mapping[str, str]) -> list[PipSetting]:

@@ -167,6 +167,23 @@ class HttpTransport:
             verify_bytes(data, expected, what)
         return data
 
+    def project_list(self, index: Index) -> tuple[NormalizedName, ...]:
+        """Every project name the index's root page lists (PEP 503/691); () when it has none."""
+        from pipx_secure.model.simple_root import parse_root_page
+
+        what = "the project list"
+        response = self.requester.get(
+            "files", index, index.url, headers={"Accept": ACCEPT_HEADER}, what=what
+        )
+        try:
+            if response.status_code != 200:
+                return ()
+            content_type = response.headers.get("Content-Type", "text/html")
+            body = bounded_body(response, index, what, MAX_PAGE_BYTES)
+        finally:
+            response.close()
+        return parse_root_page(body, content_type, str(index.redacted))
+
     def check_access(self, index: Index) -> None:
         """Fetch the index root; raises AuthError on 401/403."""
         self.requester.get("files", index, index.url, what="the index root").close()
