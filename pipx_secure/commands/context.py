@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from pipx_secure.config.credentials import CredentialStore
 from pipx_secure.index.cache import ArtifactCache, default_cache_dir
+from pipx_secure.index.seal import Sealer, default_key_file
 from pipx_secure.install.process import OutputSink, Processes
 from pipx_secure.model.environment import TargetEnvironment
 
@@ -80,7 +81,6 @@ class Services:
     processes: Processes
     reporter: Reporter = field(default_factory=SilentReporter)
     transport_factory: TransportFactory = _http_transport
-    probe_cache: Path | None = None
 
     @classmethod
     def create(
@@ -94,14 +94,16 @@ class Services:
         env = dict(os.environ if environ is None else environ)
         cache_dir = default_cache_dir(env)
         credentials = CredentialStore(env)
+        reporter = reporter or SilentReporter()
+        cache = ArtifactCache(cache_dir, Sealer(default_key_file(env)), warn=reporter.note)
+        cache.check_permissions()
         return cls(
             environ=env,
             cwd=Path.cwd(),
-            cache=ArtifactCache(cache_dir),
+            cache=cache,
             credentials=credentials,
             processes=Processes(env, credentials.secrets, echo=echo),
-            reporter=reporter or SilentReporter(),
-            probe_cache=cache_dir,
+            reporter=reporter,
         )
 
     def transport(self, *, http_cache: bool = True) -> Transport:
@@ -116,7 +118,7 @@ class Services:
         """The target environment (``--python``, else the active venv, else spip's own)."""
         from pipx_secure.install.target import choose_python, probe
 
-        return probe(choose_python(python, self.environ), self.probe_cache, self.processes)
+        return probe(choose_python(python, self.environ), self.cache, self.processes)
 
     def load_map(self, path: Path | None) -> SourceMap:
         """The source map (``--map``, else found upward from the working directory)."""

@@ -8,22 +8,25 @@ Layout under the cache root (``SPIP_CACHE_DIR`` or platformdirs' user cache dir)
     http/                                     HTTP cache of project pages (CacheControl)
 
 A file appears under its digest only after its bytes were hashed while streaming and matched:
-downloads go to a temporary file in the same directory and are renamed atomically.  A per-digest
-file lock keeps two processes from downloading the same artifact twice.  Nothing in the cache
-carries a credential.
+downloads go to a temporary file in the same directory and are renamed atomically, and every
+read re-hashes it.  Entries spip made itself (metadata, built wheels, interpreter facts, cached
+pages) carry a seal (:mod:`pipx_secure.index.seal`) checked on every read; one that fails is
+discarded with one warning and made again.  A per-digest file lock keeps two processes from
+downloading the same artifact twice.  Nothing in the cache carries a credential.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 from filelock import FileLock
 
 from pipx_secure.fs import atomic_write
+from pipx_secure.index.seal import Sealer, refuse_shared
 from pipx_secure.model.hashes import Digest, file_digest
 
 
@@ -38,10 +41,25 @@ def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
 
 
 class ArtifactCache:
-    """Verified artifacts and metadata addressed by their digest."""
+    """Verified artifacts and sealed entries addressed by their digest."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(
+        self, root: Path, sealer: Sealer, warn: Callable[[str], None] | None = None
+    ) -> None:
         self.root = root
+        self.sealer = sealer
+        self._warn = warn or (lambda text: None)
+        self._warned: set[str] = set()
+
+    def warn(self, what: str, path: Path) -> None:
+        """One warning line per discarded entry."""
+        if str(path) not in self._warned:
+            self._warned.add(str(path))
+            self._warn(f"warning: {what} in the cache failed its check and was discarded: {path}")
+
+    def check_permissions(self) -> None:
+        """Refuse a cache directory that other users can write (as ssh refuses a shared key)."""
+        refuse_shared(self.root, "cache directory")
 
     def _dir(self, digest: Digest) -> Path:
         h = digest.hexdigest
@@ -95,15 +113,44 @@ class ArtifactCache:
         return self.root / "metadata" / digest.algorithm / h[:2] / f"{h}.metadata"
 
     def read_metadata(self, digest: Digest) -> bytes | None:
-        """Cached core metadata of an artifact, if any."""
+        """Cached core metadata of an artifact, if any and if its seal verifies."""
+        path = self.metadata_path(digest)
         try:
-            return self.metadata_path(digest).read_bytes()
+            sealed = path.read_bytes()
         except OSError:
             return None
+        data = self.sealer.open_bytes("metadata", str(digest), sealed)
+        if data is None:
+            path.unlink(missing_ok=True)
+            self.warn("core metadata", path)
+        return data
 
     def write_metadata(self, digest: Digest, data: bytes) -> None:
-        """Store core metadata atomically."""
-        atomic_write(self.metadata_path(digest), data)
+        """Store core metadata atomically, sealed."""
+        atomic_write(
+            self.metadata_path(digest), self.sealer.seal_bytes("metadata", str(digest), data)
+        )
+
+    def seal_built(self, wheel: Path, sdist: Digest, interpreter: str) -> None:
+        """Seal a wheel spip built from ``sdist`` (the seal sits beside it)."""
+        mac = self.sealer.seal("built", str(sdist), interpreter, wheel.name, file_digest(wheel))
+        atomic_write(wheel.with_name(wheel.name + ".seal"), mac + "\n")
+
+    def built_digest(self, wheel: Path, sdist: Digest, interpreter: str) -> Digest | None:
+        """The sha256 of a cached built wheel if its seal proves spip built it, else None
+        (and the wheel is discarded)."""
+        seal = wheel.with_name(wheel.name + ".seal")
+        try:
+            mac = seal.read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            mac = ""
+        digest = file_digest(wheel)
+        if mac and self.sealer.check(mac, "built", str(sdist), interpreter, wheel.name, digest):
+            return Digest("sha256", digest)
+        wheel.unlink(missing_ok=True)
+        seal.unlink(missing_ok=True)
+        self.warn("a built wheel", wheel)
+        return None
 
     def built_dir(self, sdist: Digest, interpreter: str) -> Path:
         """Directory holding wheels built from the sdist ``sdist`` for ``interpreter``."""

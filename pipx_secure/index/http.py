@@ -31,6 +31,7 @@ from pipx_secure.errors import (
     IntegrityError,
     UsageError,
 )
+from pipx_secure.index.seal import Sealer
 from pipx_secure.index.tls import TrustSettings, TrustStore, describe
 from pipx_secure.model.hashes import CHUNK
 from pipx_secure.model.redact import RedactedUrl, origin_of
@@ -126,14 +127,34 @@ def plain_session(settings: HttpSettings, ssl_context: ssl.SSLContext) -> reques
     return _mount(requests.Session(), adapter)
 
 
+def _sealed_file_cache(http_dir: str, sealer: Sealer) -> Any:
+    """CacheControl's file cache whose entries carry a seal; a bad one is a miss."""
+    from cachecontrol.caches.file_cache import FileCache
+
+    class _SealedFileCache(FileCache):
+        def get(self, key: str) -> bytes | None:
+            sealed = super().get(key)
+            data = None if sealed is None else sealer.open_bytes("page", key, sealed)
+            if sealed is not None and data is None:
+                self.delete(key)
+            return data
+
+        def set(self, key: str, value: bytes, expires: Any = None) -> None:
+            super().set(key, sealer.seal_bytes("page", key, value), expires)
+
+    return _SealedFileCache(http_dir)
+
+
 def page_session(
-    settings: HttpSettings, http_dir: str | None, ssl_context: ssl.SSLContext
+    settings: HttpSettings,
+    http_dir: str | None,
+    ssl_context: ssl.SSLContext,
+    sealer: Sealer | None = None,
 ) -> requests.Session:
-    """A session whose project pages are cached on disk and revalidated (ETag/Last-Modified)."""
-    if http_dir is None:
+    """A session whose project pages are cached on disk, sealed, and revalidated."""
+    if http_dir is None or sealer is None:
         return plain_session(settings, ssl_context)
     from cachecontrol.adapter import CacheControlAdapter
-    from cachecontrol.caches.file_cache import FileCache
     from cachecontrol.heuristics import BaseHeuristic
     from cachecontrol.serialize import Serializer
 
@@ -167,7 +188,7 @@ def page_session(
 
     adapter = _CachingTrustAdapter(
         ssl_context=ssl_context,
-        cache=FileCache(http_dir),
+        cache=_sealed_file_cache(http_dir, sealer),
         serializer=_NoSecretSerializer(),
         heuristic=_Revalidate(),
         pool_connections=8,
@@ -253,11 +274,13 @@ class Requester:
         settings: HttpSettings,
         trust: TrustStore,
         http_dir: str | None = None,
+        sealer: Sealer | None = None,
     ) -> None:
         self.credentials = credentials
         self.settings = settings
         self.trust = trust
         self.http_dir = http_dir
+        self.sealer = sealer
         self.count = 0
         self._sessions: dict[tuple[str, tuple[str, ...]], requests.Session] = {}
         self._lock = threading.Lock()
@@ -270,7 +293,7 @@ class Requester:
             if found is None:
                 context = self.trust.context(key[1])
                 found = (
-                    page_session(self.settings, self.http_dir, context)
+                    page_session(self.settings, self.http_dir, context, self.sealer)
                     if kind == "pages"
                     else plain_session(self.settings, context)
                 )

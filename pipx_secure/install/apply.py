@@ -21,6 +21,7 @@ from pipx_secure.install.compile import compile_files, python_files
 from pipx_secure.install.pipargs import Backend, PipOptions
 from pipx_secure.install.preparer import LocalArtifact
 from pipx_secure.install.provenance import record_digest, write_provenance
+from pipx_secure.install.shadowing import check_shadowing
 from pipx_secure.install.target import probe
 from pipx_secure.install.wheelhouse import install_wheels
 from pipx_secure.install.workspace import Workspace
@@ -53,6 +54,12 @@ def apply(
     if not to_install:
         return InstallOutcome(resolution.plan, (), satisfied, pip_ran=False)
     wheels = workspace.fetch(resolution, to_install)
+    check_shadowing(
+        wheels,
+        {p.name: p.index for p in to_install},
+        None if (options.target_dir or options.user) else target,
+        workspace.route_name,
+    )
     # spip byte-compiles afterwards, in parallel, exactly the files pip installed.
     parallel_compile = options.backend is Backend.PIP and options.compile and not options.target_dir
     run_options = replace(options, compile=False) if parallel_compile else options
@@ -66,11 +73,11 @@ def apply(
         )
     after: TargetEnvironment | None = None
     if not (options.target_dir or options.user):
-        after = probe(target.python, workspace.cache.root, workspace.processes)
+        after = probe(target.python, workspace.cache, workspace.processes)
         record_provenance(after, to_install, workspace.local)
         record_direct_urls(after, to_install, workspace.local)
     if parallel_compile:
-        after = after or probe(target.python, workspace.cache.root, workspace.processes)
+        after = after or probe(target.python, workspace.cache, workspace.processes)
         dist_infos = [after.locations[p.name] for p in to_install if p.name in after.locations]
         compile_files(target.python, python_files(dist_infos), workspace.processes)
     return InstallOutcome(resolution.plan, to_install, satisfied, pip_ran=True)

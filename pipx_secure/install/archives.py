@@ -188,3 +188,41 @@ def read_sdist_pkg_info(path: Path, filename: str) -> bytes | None:
     except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as exc:
         raise IntegrityError(f"sdist {filename} cannot be read: {exc}") from None
     return None
+
+
+def _escapes(path: str) -> bool:
+    """Whether an archive path is absolute or climbs out of the directory it lands in."""
+    if path.startswith(("/", "\\")) or (len(path) > 1 and path[1] == ":"):
+        return True
+    return any(part == ".." for part in path.replace("\\", "/").split("/"))
+
+
+def check_wheel_paths(path: Path, filename: str) -> list[str]:
+    """Refuse a wheel whose members or RECORD name paths outside the install; returns the
+    install paths of its files relative to the site directory (purelib/platlib only)."""
+    dist = parse_filename(filename)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.namelist()
+            record = _dist_info_member(archive, dist.name, "RECORD")
+            entries = parse_record(archive.read(record).decode("utf-8")) if record else []
+    except (zipfile.BadZipFile, OSError, UnicodeDecodeError, ValueError) as exc:
+        raise IntegrityError(f"wheel {filename} cannot be read: {exc}") from None
+    for name in [*members, *(e.path for e in entries)]:
+        if _escapes(name):
+            raise IntegrityError(
+                f"wheel {filename} ({dist.name}) names a path outside the install: {name!r}",
+                hint="the wheel is malformed or hostile; nothing was installed",
+            )
+    return [p for p in (_site_path(m) for m in members) if p is not None]
+
+
+def _site_path(member: str) -> str | None:
+    """Where a wheel member lands relative to the site directory (None: elsewhere/metadata)."""
+    top, _, rest = member.partition("/")
+    if top.endswith(".dist-info") or member.endswith("/"):
+        return None
+    if top.endswith(".data"):
+        kind, _, inner = rest.partition("/")
+        return inner if kind in ("purelib", "platlib") and inner else None
+    return member

@@ -27,7 +27,7 @@ from pipx_secure.install.buildenv import BuildEnvironment
 from pipx_secure.install.process import ChildKind, Processes
 from pipx_secure.install.wheelhouse import WheelFile
 from pipx_secure.model.environment import TargetEnvironment
-from pipx_secure.model.hashes import Digest, file_digest
+from pipx_secure.model.hashes import Digest
 
 MAX_DEPTH = 8
 Distribution = Literal["wheel", "editable"]
@@ -65,27 +65,35 @@ class Builder:
         if depth > MAX_DEPTH:
             raise BuildError(f"build dependencies of {name} nest too deeply (a cycle?)")
         out_dir = self.cache.built_dir(digest, self.target.interpreter_key)
-        existing = self._existing(out_dir, name, version)
+        existing = self._existing(out_dir, name, version, digest)
         if existing is not None:
             return existing
         with self.cache.lock(digest):
-            existing = self._existing(out_dir, name, version)
+            existing = self._existing(out_dir, name, version, digest)
             if existing is None:
                 with tempfile.TemporaryDirectory(prefix="spip-build-") as temp:
                     wheel = self._build_sdist(name, version, sdist, Path(temp), depth)
                     atomic_write(out_dir / wheel.name, wheel.read_bytes())
-                existing = self._existing(out_dir, name, version)
+                    key = self.target.interpreter_key
+                    self.cache.seal_built(out_dir / wheel.name, digest, key)
+                existing = self._existing(out_dir, name, version, digest)
         if existing is None:
             raise BuildError(f"building {name} {version} left no wheel in the cache")
         return existing
 
-    def _existing(self, out_dir: Path, name: NormalizedName, version: str) -> WheelFile | None:
+    def _existing(
+        self, out_dir: Path, name: NormalizedName, version: str, sdist: Digest
+    ) -> WheelFile | None:
+        """The wheel built earlier from ``sdist``, if its seal proves spip built it."""
         if not out_dir.is_dir():
             return None
         for path in sorted(out_dir.glob("*.whl")):
             wheel_name, wheel_version, _, _ = parse_wheel_filename(path.name)
-            if wheel_name == name and str(wheel_version) == version:
-                return WheelFile(name, version, path, Digest("sha256", file_digest(path)))
+            if wheel_name != name or str(wheel_version) != version:
+                continue
+            verified = self.cache.built_digest(path, sdist, self.target.interpreter_key)
+            if verified is not None:
+                return WheelFile(name, version, path, verified)
         return None
 
     def build_local(self, source: Path, out_dir: Path, *, editable: bool = False) -> Path:

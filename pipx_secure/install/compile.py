@@ -50,10 +50,11 @@ def python_files(dist_infos: Iterable[Path]) -> list[str]:
             entries = parse_record(text)
         except (OSError, MalformedRecord):
             continue
-        site = dist_info.parent
+        site = dist_info.parent.resolve()
         for relative in python_sources(entries):
             path = (site / relative).resolve()
-            if path.is_file():
+            # Only what lies inside the site directory: a RECORD may name any path.
+            if path.is_file() and path.is_relative_to(site):
                 files.append(str(path))
     return sorted(set(files))
 

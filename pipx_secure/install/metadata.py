@@ -9,6 +9,7 @@ built along the way are kept so they are not built twice.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 from pipx_secure.errors import IntegrityError
 from pipx_secure.index.cache import ArtifactCache
@@ -79,6 +80,32 @@ class ArtifactMetadata:
             self._parsed[key] = meta
         return meta
 
+    def confirm(self, candidate: Candidate, wheel: Path) -> None:
+        """The wheel's own METADATA must say what resolution read (PEP 658 file, cache or
+        PKG-INFO): the same name, version, dependencies and Requires-Python."""
+        key = str(expected_digest(candidate.index, candidate.link))
+        used = self.raw.get(key)
+        if used is None:
+            return
+        before = parse_core_metadata(used, candidate.filename)
+        after = parse_core_metadata(read_wheel_metadata(wheel, wheel.name), wheel.name)
+        differences = [
+            f"{label}: {a} vs {b}"
+            for label, a, b in (
+                ("version", before.version, after.version),
+                ("Requires-Dist", _requires(before), _requires(after)),
+                ("Requires-Python", before.requires_python, after.requires_python),
+            )
+            if a != b
+        ]
+        if before.name != after.name or differences:
+            raise IntegrityError(
+                f"{candidate.filename} from index {candidate.index.name}: the metadata resolution "
+                f"used disagrees with the artifact's own METADATA ({'; '.join(differences)})",
+                hint="the index published metadata that its file does not carry; nothing was "
+                "installed",
+            )
+
     def _wheel_metadata(self, index: Index, link: FileLink) -> bytes:
         expected = expected_digest(index, link)
         dist = parse_filename(link.filename)
@@ -117,6 +144,10 @@ class ArtifactMetadata:
             self.built[str(digest)] = wheel
         data = read_wheel_metadata(wheel.path, wheel.path.name)
         return data, parse_core_metadata(data, wheel.path.name)
+
+
+def _requires(meta: CoreMetadata) -> list[str]:
+    return sorted(str(r) for r in meta.requires_dist)
 
 
 def _names_itself(data: bytes, name: str, version: str, link: FileLink) -> bool:

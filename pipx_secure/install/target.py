@@ -32,6 +32,7 @@ from packaging.version import InvalidVersion, Version
 
 from pipx_secure.errors import EnvironmentProbeError, UsageError
 from pipx_secure.fs import atomic_write, venv_python
+from pipx_secure.index.cache import ArtifactCache
 from pipx_secure.install.process import ChildKind, Processes
 from pipx_secure.model.environment import TargetEnvironment
 
@@ -156,19 +157,24 @@ def _run_probe(python: Path, processes: Processes) -> InterpreterFacts:
 
 
 def interpreter_facts(
-    python: Path, cache_dir: Path | None, processes: Processes | None = None
+    python: Path, cache: ArtifactCache | None, processes: Processes | None = None
 ) -> InterpreterFacts:
-    """Markers, tags, sys.path and prefix of ``python`` (cached by interpreter identity)."""
-    cached = cache_dir / "interpreters" / f"{_identity(python)}.json" if cache_dir else None
-    if cached is not None:
+    """Markers, tags, sys.path and prefix of ``python`` (cached, sealed, by its identity)."""
+    identity = _identity(python)
+    path = cache.root / "interpreters" / f"{identity}.json" if cache is not None else None
+    if cache is not None and path is not None:
         try:
-            return InterpreterFacts.from_json(json.loads(cached.read_text(encoding="utf-8")))
+            data = cache.sealer.open_bytes("interpreter", identity, path.read_bytes())
+            if data is not None:
+                return InterpreterFacts.from_json(json.loads(data))
+            cache.warn("interpreter facts", path)
         except (OSError, ValueError):
             pass
     facts = _run_probe(python, processes or Processes())
-    if cached is not None:
+    if cache is not None and path is not None:
         with contextlib.suppress(OSError):
-            atomic_write(cached, json.dumps(facts.to_json()))
+            data = json.dumps(facts.to_json()).encode()
+            atomic_write(path, cache.sealer.seal_bytes("interpreter", identity, data))
     return facts
 
 
@@ -247,7 +253,7 @@ def scan_distributions(sys_path: tuple[str, ...] | list[str]) -> Installed:
 
 def probe(
     python: Path,
-    cache_dir: Path | None = None,
+    cache: ArtifactCache | None = None,
     processes: Processes | None = None,
     *,
     site_dirs: tuple[str, ...] | None = None,
@@ -257,11 +263,7 @@ def probe(
     ``site_dirs`` replaces the interpreter's ``sys.path`` for the scan (``--target`` and
     similar installs judge what is installed *there*).
     """
-    if cache_dir is None:
-        from pipx_secure.index.cache import default_cache_dir
-
-        cache_dir = default_cache_dir()
-    facts = interpreter_facts(python, cache_dir, processes)
+    facts = interpreter_facts(python, cache, processes)
     found = scan_distributions(site_dirs if site_dirs is not None else facts.sys_path)
     return TargetEnvironment(
         python=python,

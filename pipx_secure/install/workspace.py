@@ -18,6 +18,7 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName
 
+from pipx_secure.errors import SpipError
 from pipx_secure.index.cache import ArtifactCache
 from pipx_secure.index.pages import RoutedPages
 from pipx_secure.index.transport import Transport, expected_digest
@@ -61,6 +62,15 @@ class Workspace:
     def close(self) -> None:
         """Remove the work directory (the transport belongs to the caller)."""
         shutil.rmtree(self._workdir, ignore_errors=True)
+
+    def route_name(self, name: NormalizedName) -> str:
+        """The index a name should come from ("local" for local projects, "?" if unrouted)."""
+        if name in self.local:
+            return "local"
+        try:
+            return str(self.source_map.index_for(name).index.name)
+        except SpipError:
+            return "?"
 
     def add_sources(self, sources: Sequence[LocalSource]) -> list[Req]:
         """Prepare local sources; each becomes the only candidate for its name."""
@@ -128,17 +138,19 @@ class Workspace:
         futures = [
             self.transport.submit(self.transport.download, c.index, c.link) for c in candidates
         ]
-        built = (metadata or self.metadata).built
+        source = metadata or self.metadata
         for candidate, future in zip(candidates, futures):
             path = future.result()
             digest = expected_digest(candidate.index, candidate.link)
             if candidate.link.is_wheel:
+                source.confirm(candidate, path)
                 wheels.append(WheelFile(candidate.name, str(candidate.version), path, digest))
                 continue
-            wheel = built.get(str(digest))
+            wheel = source.built.get(str(digest))
             if wheel is None:
                 wheel = self.builder.build_wheel(
                     candidate.name, str(candidate.version), path, digest, depth
                 )
+                source.confirm(candidate, wheel.path)
             wheels.append(wheel)
         return wheels

@@ -31,6 +31,7 @@ from pipx_secure.commands.context import Services, SilentReporter
 from pipx_secure.config.credentials import CredentialStore
 from pipx_secure.errors import IntegrityError
 from pipx_secure.index.cache import ArtifactCache
+from pipx_secure.index.seal import Sealer
 from pipx_secure.install.builder import Builder
 from pipx_secure.install.process import Completed, Processes
 from pipx_secure.install.target import probe
@@ -483,7 +484,7 @@ class Rig:
 
     def target(self) -> TargetEnvironment:
         """Probe the fake target (through the fake process door)."""
-        return probe(self.python, self.cache.root, self.processes)
+        return probe(self.python, self.cache, self.processes)
 
     def installed(self) -> dict[str, str]:
         """name -> version of what the fake pip wrote into site-packages."""
@@ -511,7 +512,7 @@ def make_rig(
     map_path = tmp / "project" / "spip.toml"
     map_path.parent.mkdir(parents=True)
     map_path.write_text(map_text(strict=strict, extra_rules=extra_rules), encoding="utf-8")
-    cache = ArtifactCache(tmp / "cache")
+    cache = ArtifactCache(tmp / "cache", Sealer(tmp / "cache.key"))
     credentials = CredentialStore(
         environ, use_keyring=False, netrc_path=tmp / "no-netrc", keyring_lookup=_no_keyring
     )
@@ -528,7 +529,6 @@ def make_rig(
         processes=processes,
         reporter=reporter,
         transport_factory=transport.factory,
-        probe_cache=cache.root,
     )
     return Rig(services, transport, processes, cache, map_path, python, prefix, site, tmp, reporter)
 
