@@ -155,6 +155,47 @@ INSTALL_OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
 )
 
 
+#: ``spip sync``'s options beyond the lock file, target, --exact and --dry-run.
+SYNC_OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
+    (
+        ("--offline",),
+        dict(
+            action="store_true",
+            help="never use the network: every file must be in spip's cache or --wheelhouse "
+            "(found by the lock's hashes); a missing file fails at once, naming each",
+        ),
+    ),
+    (
+        ("--wheelhouse",),
+        dict(
+            metavar="DIR",
+            type=Path,
+            help="a directory of files to take the lock's files from, matched by hash only "
+            "(their names mean nothing); used before any index",
+        ),
+    ),
+    (
+        ("--extra",),
+        dict(action="append", default=[], metavar="EXTRA", help="install the lock's extra"),
+    ),
+    (("--all-extras",), dict(action="store_true", help="install every extra the lock declares")),
+    (
+        ("--group",),
+        dict(
+            action="append",
+            default=[],
+            metavar="GROUP",
+            help="install the lock's dependency group (PEP 735), besides its default groups",
+        ),
+    ),
+    (("--all-groups",), dict(action="store_true", help="install every group the lock declares")),
+    (
+        ("--no-default-groups",),
+        dict(action="store_true", help="leave out the lock's default-groups"),
+    ),
+)
+
+
 def _install(sub: Any) -> None:
     install = sub.add_parser(
         "install",
@@ -247,6 +288,8 @@ def _lock_and_sync(sub: Any) -> None:
         "--exact", action="store_true", help="also uninstall distributions the lock does not list"
     )
     sync.add_argument("--dry-run", action="store_true")
+    for flags, kwargs in SYNC_OPTIONS:
+        sync.add_argument(*flags, **kwargs)
 
 
 def _check_audit_explain(sub: Any) -> None:

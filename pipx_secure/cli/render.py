@@ -67,6 +67,16 @@ def sync(result: SyncResult, output: Output, quiet: int) -> None:
         return
     done = ", ".join(f"{p.name} {p.version} [{p.index}]" for p in result.installed)
     output.out(f"Installed: {done}" if done else "Nothing to install: the environment matches.")
+    if done and not result.network:
+        output.out(
+            "Every file came from spip's cache or the wheelhouse, verified by the lock's "
+            "hashes; no index was asked."
+        )
+    elif result.local:
+        output.out(
+            f"{result.local} file(s) came from spip's cache or the wheelhouse, verified by "
+            "the lock's hashes."
+        )
     if result.uninstalled:
         output.out("Uninstalled: " + ", ".join(result.uninstalled))
 

@@ -147,3 +147,13 @@ def environment_marker(env: TargetEnvironment) -> str:
         f"sys_platform == '{m['sys_platform']}' and platform_machine == "
         f"'{m['platform_machine']}' and python_version == '{m['python_version']}'"
     )
+
+
+def describe_environment(env: TargetEnvironment) -> str:
+    """``CPython 3.12.1, linux x86_64`` and its marker: how errors name an environment."""
+    m = env.markers
+    implementation = m.get("platform_python_implementation") or "Python"
+    return (
+        f"{implementation} {m.get('python_full_version', '?')}, {m.get('sys_platform', '?')} "
+        f"{m.get('platform_machine', '?')}: {environment_marker(env)}"
+    )
