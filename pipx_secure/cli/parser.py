@@ -155,6 +155,47 @@ INSTALL_OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
 )
 
 
+#: ``spip lock``'s options beyond the requirement inputs.
+LOCK_OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
+    (("-o", "--output"), dict(type=Path, default=Path("pylock.toml"), metavar="FILE")),
+    (("--python",), dict(metavar="PYTHON", help="interpreter to lock for")),
+    (
+        ("--python-version",),
+        dict(
+            metavar="X.Y",
+            help="lock for this Python version instead of an interpreter (with --platform)",
+        ),
+    ),
+    (
+        ("--platform",),
+        dict(
+            action="append",
+            default=[],
+            metavar="TAG",
+            help="wheel platform tag to lock for (repeat for a multi-platform lock), as in pip "
+            "download",
+        ),
+    ),
+    (("--pre",), dict(action="store_true")),
+    (
+        ("-U", "--upgrade"),
+        dict(
+            action="store_true",
+            help="move every pin to the newest allowed version (default: keep the existing "
+            "lock's pins where they still fit)",
+        ),
+    ),
+    (
+        ("-P", "--upgrade-package"),
+        dict(
+            action="append",
+            default=[],
+            metavar="NAME",
+            help="move only NAME to its newest allowed version; every other pin is kept (repeat)",
+        ),
+    ),
+)
+
 #: ``spip sync``'s options beyond the lock file, target, --exact and --dry-run.
 SYNC_OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
     (
@@ -252,27 +293,16 @@ def _lock_and_sync(sub: Any) -> None:
         help="resolve through the source map and write a PEP 751 pylock.toml",
         description="Resolve requirements (arguments, -r files, or [project] dependencies of "
         "pyproject.toml) through the source map and write a standard PEP 751 lock with each "
-        "package's index and hashes. Unchanged inputs rewrite nothing.",
+        "package's index and hashes, its requires-python and environments: the target "
+        "interpreter, the --python-version/--platform environments, or the map's "
+        "environments = [...] markers. An existing lock's pins are kept unless --upgrade or "
+        "--upgrade-package NAME; unchanged inputs rewrite nothing.",
         allow_abbrev=False,
     )
     _common(lock)
     _files(lock)
-    lock.add_argument("-o", "--output", type=Path, default=Path("pylock.toml"), metavar="FILE")
-    lock.add_argument("--python", metavar="PYTHON", help="interpreter to lock for")
-    lock.add_argument(
-        "--python-version",
-        metavar="X.Y",
-        help="lock for this Python version instead of an interpreter (with --platform)",
-    )
-    lock.add_argument(
-        "--platform",
-        action="append",
-        default=[],
-        metavar="TAG",
-        help="wheel platform tag to lock for (repeat for a multi-platform lock), as in pip "
-        "download",
-    )
-    lock.add_argument("--pre", action="store_true")
+    for flags, kwargs in LOCK_OPTIONS:
+        lock.add_argument(*flags, **kwargs)
     sync = sub.add_parser(
         "sync",
         help="install exactly what a pylock.toml selects, from the map's indexes only",

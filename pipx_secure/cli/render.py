@@ -53,6 +53,10 @@ def lock(result: LockResult, output: Output) -> None:
         output.err(f"spip: wrote {result.output} ({result.packages} packages)")
     else:
         output.err(f"spip: {result.output} is up to date ({result.packages} packages)")
+    for environment in result.environments:
+        output.err(f"spip: locked for {environment}")
+    for moved in result.moved:
+        output.err(f"spip: {moved}")
 
 
 def sync(result: SyncResult, output: Output, quiet: int) -> None:

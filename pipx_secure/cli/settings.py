@@ -89,6 +89,8 @@ def lock_settings(args: argparse.Namespace) -> LockSettings:
         python_version=args.python_version,
         platforms=tuple(args.platform),
         pre=args.pre,
+        upgrade=args.upgrade,
+        upgrade_packages=tuple(args.upgrade_package),
     )
 
 
