@@ -306,9 +306,12 @@ def _lock_and_sync(sub: Any) -> None:
     sync = sub.add_parser(
         "sync",
         help="install exactly what a pylock.toml selects, from the map's indexes only",
-        description="Install what a PEP 751 lock selects for the target environment, through "
-        "the same air-gapped pip path. Refuses a lock whose package sources disagree with the "
-        "source map, or whose hashes differ from what the indexes serve now.",
+        description="Install what a PEP 751 lock (spip's, pip's, uv's, pdm's) selects for the "
+        "target environment, through the same air-gapped pip path. Refuses a lock whose "
+        "package sources disagree with the source map or that does not cover the target. Files "
+        "already in spip's cache or --wheelhouse with the lock's hash need no index; the others "
+        "are matched on the assigned index (hash, then normalized name) and must carry the "
+        "lock's hash.",
         allow_abbrev=False,
     )
     _common(sync)
@@ -338,7 +341,8 @@ def _check_audit_explain(sub: Any) -> None:
     check.add_argument(
         "--online",
         action="store_true",
-        help="also confirm every pinned version exists on its assigned index",
+        help="also confirm every pinned version exists on its assigned index, and every "
+        "lock file's hash equals what that index publishes now",
     )
     audit = sub.add_parser(
         "audit",

@@ -118,7 +118,8 @@ def check_coverage(lock: Pylock, target: TargetEnvironment, origin: str) -> None
     )
 
 
-def _locked_file(package_name: str, version: Version | None, artifact: object) -> LockedFile:
+def locked_file(package_name: str, version: Version | None, artifact: object) -> LockedFile:
+    """One file of a lock package as spip verifies it (refused: direct sources, no hash)."""
     name = canonicalize_name(package_name)
     if not isinstance(artifact, (PackageWheel, PackageSdist)):
         raise PolicyError(
@@ -160,7 +161,7 @@ def select_from_lock(
             f"({describe_environment(target)}): {exc}",
             hint="relock with this environment declared; nothing was downloaded",
         ) from None
-    return tuple(_locked_file(p.name, p.version, a) for p, a in selected)
+    return tuple(locked_file(p.name, p.version, a) for p, a in selected)
 
 
 def in_place(
@@ -180,6 +181,20 @@ def in_place(
     return sha256 is None or entry.sha256 == sha256
 
 
+def match_served(files: Sequence[FileLink], locked: LockedFile) -> tuple[str, FileLink | None]:
+    """How an index's ``files`` hold ``locked``: ``("hash", link)`` (the same bytes),
+    ``("name", link)`` (a file of the same normalized name with other or no hashes) or
+    ``("missing", None)``."""
+    by_hash = next(
+        (f for f in files if locked.matches(f.hashes) and _same_release(f, locked)), None
+    )
+    if by_hash is not None:
+        return "hash", by_hash
+    wanted = normalized_filename(locked.filename)
+    by_name = next((f for f in files if _same_file(f.filename, wanted)), None)
+    return ("name", by_name) if by_name is not None else ("missing", None)
+
+
 def served_file(pages: PageSource, locked: LockedFile) -> FileLink:
     """The assigned index's file for ``locked``: by hash, else by normalized file name.
 
@@ -187,27 +202,22 @@ def served_file(pages: PageSource, locked: LockedFile) -> FileLink:
     refused); a file the index does not list at all is refused.
     """
     index = pages.index_for(locked.name)
-    files = pages.page(locked.name).files
-    by_hash = next(
-        (f for f in files if locked.matches(f.hashes) and _same_release(f, locked)), None
-    )
-    if by_hash is not None:
-        return by_hash
-    wanted = normalized_filename(locked.filename)
-    by_name = next((f for f in files if _same_file(f.filename, wanted)), None)
-    if by_name is None:
+    how, link = match_served(pages.page(locked.name).files, locked)
+    if how == "hash" and link is not None:
+        return link
+    if link is None:
         raise IntegrityError(
             f"{locked.name}: {locked.filename} from the lock is not served by index "
             f"{index.name} ({index.redacted}), by hash or by name",
             hint="the index no longer has it, or the lock came from another source; re-lock",
         )
-    if not by_name.hashes:
+    if not link.hashes:
         raise IntegrityError(
-            f"{locked.name}: index {index.name} publishes no hash for {by_name.filename}"
+            f"{locked.name}: index {index.name} publishes no hash for {link.filename}"
         )
     raise IntegrityError(
         f"{locked.name}: the lock's hash for {locked.filename} differs from what index "
-        f"{index.name} publishes now for {by_name.filename}",
+        f"{index.name} publishes now for {link.filename}",
         hint="the file changed on the index since locking; investigate before re-locking",
     )
 
