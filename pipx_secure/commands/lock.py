@@ -142,8 +142,8 @@ def _environments(
 
 
 def _previous(settings: LockSettings, services: Services) -> Pylock | None:
-    """The lock being replaced, whose pins are preferred (None: none, unreadable or --upgrade)."""
-    if settings.upgrade or not settings.output.is_file():
+    """The lock being replaced (None: none, or unreadable): its pins are preferred."""
+    if not settings.output.is_file():
         return None
     try:
         return read_pylock(settings.output)
@@ -156,7 +156,7 @@ def _preferred(
     previous: Pylock | None, target: TargetEnvironment, settings: LockSettings
 ) -> TargetEnvironment:
     """``target`` whose "installed" versions are the previous lock's pins (kept unless asked)."""
-    if previous is None:
+    if previous is None or settings.upgrade:
         return replace(target, installed={})
     moving = {canonicalize_name(n) for n in settings.upgrade_packages}
     pins = locked_versions(previous, target.markers)

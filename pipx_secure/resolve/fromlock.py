@@ -211,9 +211,13 @@ def served_file(pages: PageSource, locked: LockedFile) -> FileLink:
             f"{index.name} ({index.redacted}), by hash or by name",
             hint="the index no longer has it, or the lock came from another source; re-lock",
         )
-    if not link.hashes:
+    if not any(d.algorithm in link.hashes for d in locked.digests):
+        given = ", ".join(d.algorithm for d in locked.digests)
+        published = ", ".join(sorted(link.hashes)) or "none"
         raise IntegrityError(
-            f"{locked.name}: index {index.name} publishes no hash for {link.filename}"
+            f"{locked.name}: index {index.name} publishes no hash spip can compare with the "
+            f"lock's for {link.filename} (lock: {given}; index: {published})",
+            hint="relock with spip lock, which records the hash the index publishes",
         )
     raise IntegrityError(
         f"{locked.name}: the lock's hash for {locked.filename} differs from what index "
