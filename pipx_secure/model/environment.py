@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from packaging.markers import Environment
+from packaging.markers import Environment, Marker
 from packaging.tags import Tag
 from packaging.utils import NormalizedName
 from packaging.version import Version
@@ -162,7 +162,7 @@ def describe_environment(env: TargetEnvironment) -> str:
     implementation = m.get("platform_python_implementation") or "Python"
     return (
         f"{implementation} {m.get('python_full_version', '?')}, {m.get('sys_platform', '?')} "
-        f"{m.get('platform_machine', '?')}: {environment_marker(env)}"
+        f"{m.get('platform_machine', '?')}: {Marker(environment_marker(env))}"
     )
 
 
