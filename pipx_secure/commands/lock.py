@@ -83,6 +83,24 @@ def pyproject_dependencies(cwd: Path) -> list[RequirementLine]:
     return [parse_cli_requirement(str(d), cwd=cwd) for d in deps]
 
 
+def pyproject_environments(cwd: Path) -> tuple[tuple[str, ...], str]:
+    """``[tool.spip] environments`` of ``cwd/pyproject.toml`` when the map is elsewhere."""
+    pyproject = cwd / "pyproject.toml"
+    where = f"{pyproject} [tool.spip.environments]"
+    if not pyproject.is_file():
+        return (), where
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"{pyproject}: invalid TOML: {exc}") from None
+    tool = data.get("tool", {})
+    spip = tool.get("spip", {}) if isinstance(tool, dict) else {}
+    found = spip.get("environments", []) if isinstance(spip, dict) else []
+    if not isinstance(found, list) or not all(isinstance(m, str) for m in found):
+        raise UsageError(f"{where}: must be a list of marker strings")
+    return tuple(found), where
+
+
 def _inputs(settings: LockSettings, cwd: Path) -> RequirementSet:
     files = parse_requirement_files(settings.requirement_files, settings.constraint_files)
     lines = [parse_cli_requirement(r, cwd=cwd) for r in settings.requirements]
@@ -105,7 +123,7 @@ def _inputs(settings: LockSettings, cwd: Path) -> RequirementSet:
 
 
 def _described(
-    settings: LockSettings, source_map: SourceMap
+    settings: LockSettings, source_map: SourceMap, cwd: Path
 ) -> list[tuple[Marker, TargetEnvironment]] | None:
     """Environments named by flags or declared in the map; None: lock for the target."""
     if settings.platforms or settings.python_version:
@@ -115,20 +133,19 @@ def _described(
         platforms = settings.platforms or (next(iter(platform_tags())),)
         described = [environment_for(version, tag) for tag in platforms]
         return [(Marker(environment_marker(env)), env) for env in described]
-    if source_map.environments:
-        where = source_map.where_environments or "environments"
+    declared, where = source_map.environments, source_map.where_environments or "environments"
+    if not declared:
+        declared, where = pyproject_environments(cwd)
+    if declared:
         default = platform_module.python_version()
-        return [
-            (Marker(text), environment_from_marker(text, default, where))
-            for text in source_map.environments
-        ]
+        return [(Marker(text), environment_from_marker(text, default, where)) for text in declared]
     return None
 
 
 def _environments(
     settings: LockSettings, services: Services, source_map: SourceMap
 ) -> list[tuple[Marker, TargetEnvironment]]:
-    described = _described(settings, source_map)
+    described = _described(settings, source_map, services.cwd)
     if described is None:
         target = services.target(settings.python)
         return [(Marker(environment_marker(target)), target)]

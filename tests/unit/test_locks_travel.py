@@ -332,3 +332,14 @@ def test_upgrade_package_moves_exactly_one_pin(tmp_path: Path) -> None:
     assert everything.moved == ("acme-utils 1.0.0 -> 1.1.0", "six-lite 1.16.0 -> 1.17.0")
     with pytest.raises(UsageError, match="--upgrade-package nope: not in the lock"):
         locked(rig, "acme-utils", "six-lite", upgrade_packages=("nope",))
+
+
+def test_environments_in_pyproject_when_the_map_is_spip_toml(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path)
+    (rig.services.cwd / "pyproject.toml").write_text(
+        "[tool.spip]\nenvironments = [\"sys_platform == 'win32' and python_version == '3.12'\"]\n"
+    )
+    data = tomllib.loads(locked(rig).output.read_text())
+    assert data["environments"] == ['sys_platform == "win32" and python_version == "3.12"']
+    assert data["requires-python"] == "==3.12.*"
+    assert rig.processes.calls == []
