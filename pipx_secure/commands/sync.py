@@ -23,9 +23,10 @@ from packaging.pylock import Pylock
 from packaging.utils import NormalizedName
 
 from pipx_secure.commands.context import Services
-from pipx_secure.errors import InstallError
+from pipx_secure.errors import InstallError, UsageError
 from pipx_secure.install.pipargs import PipOptions, pip_command
 from pipx_secure.install.process import ChildKind
+from pipx_secure.model.environment import TargetEnvironment
 from pipx_secure.model.plan import Pin
 from pipx_secure.model.pylock import LockPolicyError, check_lock_against_map, read_pylock
 from pipx_secure.model.sourcemap import SourceMap
@@ -82,6 +83,8 @@ def run(settings: SyncSettings, services: Services) -> SyncResult:
     from pipx_secure.resolve.fromlock import in_place, select_from_lock
 
     source_map = services.load_map(settings.map_path)
+    if settings.wheelhouse is not None and not settings.wheelhouse.is_dir():
+        raise UsageError(f"--wheelhouse {settings.wheelhouse}: not a directory")
     lock = read_pylock(settings.lockfile)
     _refuse_foreign_sources(lock, settings, source_map)
     target = services.target(settings.python)
@@ -94,7 +97,7 @@ def run(settings: SyncSettings, services: Services) -> SyncResult:
     if settings.exact:
         names = {f.name for f in files}
         extraneous = tuple(sorted(n for n in target.installed if n not in names and n != "pip"))
-    result = _install(settings, services, source_map, needed) if needed else None
+    result = _install(settings, services, source_map, target, needed) if needed else None
     if settings.dry_run:
         return SyncResult(result.installed if result else (), extraneous, dry_run=True)
     if extraneous:
@@ -107,7 +110,11 @@ def run(settings: SyncSettings, services: Services) -> SyncResult:
 
 
 def _install(
-    settings: SyncSettings, services: Services, source_map: SourceMap, needed: list[LockedFile]
+    settings: SyncSettings,
+    services: Services,
+    source_map: SourceMap,
+    target: TargetEnvironment,
+    needed: list[LockedFile],
 ) -> SyncResult:
     """Find, fetch (only what is missing) and install ``needed``; returns what was done."""
     from pipx_secure.index.offline import OfflineError, OfflineTransport
@@ -116,7 +123,6 @@ def _install(
     from pipx_secure.install.workspace import Workspace
     from pipx_secure.resolve.fromlock import resolution_from_lock
 
-    target = services.target(settings.python)
     local = locate(needed, services.cache, settings.wheelhouse)
     if local.missing and settings.offline:
         raise OfflineError(
