@@ -155,6 +155,88 @@ INSTALL_OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
 )
 
 
+#: ``spip lock``'s options beyond the requirement inputs.
+LOCK_OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
+    (("-o", "--output"), dict(type=Path, default=Path("pylock.toml"), metavar="FILE")),
+    (("--python",), dict(metavar="PYTHON", help="interpreter to lock for")),
+    (
+        ("--python-version",),
+        dict(
+            metavar="X.Y",
+            help="lock for this Python version instead of an interpreter (with --platform)",
+        ),
+    ),
+    (
+        ("--platform",),
+        dict(
+            action="append",
+            default=[],
+            metavar="TAG",
+            help="wheel platform tag to lock for (repeat for a multi-platform lock), as in pip "
+            "download",
+        ),
+    ),
+    (("--pre",), dict(action="store_true")),
+    (
+        ("-U", "--upgrade"),
+        dict(
+            action="store_true",
+            help="move every pin to the newest allowed version (default: keep the existing "
+            "lock's pins where they still fit)",
+        ),
+    ),
+    (
+        ("-P", "--upgrade-package"),
+        dict(
+            action="append",
+            default=[],
+            metavar="NAME",
+            help="move only NAME to its newest allowed version; every other pin is kept (repeat)",
+        ),
+    ),
+)
+
+#: ``spip sync``'s options beyond the lock file, target, --exact and --dry-run.
+SYNC_OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
+    (
+        ("--offline",),
+        dict(
+            action="store_true",
+            help="never use the network: every file must be in spip's cache or --wheelhouse "
+            "(found by the lock's hashes); a missing file fails at once, naming each",
+        ),
+    ),
+    (
+        ("--wheelhouse",),
+        dict(
+            metavar="DIR",
+            type=Path,
+            help="a directory of files to take the lock's files from, matched by hash only "
+            "(their names mean nothing); used before any index",
+        ),
+    ),
+    (
+        ("--extra",),
+        dict(action="append", default=[], metavar="EXTRA", help="install the lock's extra"),
+    ),
+    (("--all-extras",), dict(action="store_true", help="install every extra the lock declares")),
+    (
+        ("--group",),
+        dict(
+            action="append",
+            default=[],
+            metavar="GROUP",
+            help="install the lock's dependency group (PEP 735), besides its default groups",
+        ),
+    ),
+    (("--all-groups",), dict(action="store_true", help="install every group the lock declares")),
+    (
+        ("--no-default-groups",),
+        dict(action="store_true", help="leave out the lock's default-groups"),
+    ),
+)
+
+
 def _install(sub: Any) -> None:
     install = sub.add_parser(
         "install",
@@ -211,33 +293,25 @@ def _lock_and_sync(sub: Any) -> None:
         help="resolve through the source map and write a PEP 751 pylock.toml",
         description="Resolve requirements (arguments, -r files, or [project] dependencies of "
         "pyproject.toml) through the source map and write a standard PEP 751 lock with each "
-        "package's index and hashes. Unchanged inputs rewrite nothing.",
+        "package's index and hashes, its requires-python and environments: the target "
+        "interpreter, the --python-version/--platform environments, or the map's "
+        "environments = [...] markers. An existing lock's pins are kept unless --upgrade or "
+        "--upgrade-package NAME; unchanged inputs rewrite nothing.",
         allow_abbrev=False,
     )
     _common(lock)
     _files(lock)
-    lock.add_argument("-o", "--output", type=Path, default=Path("pylock.toml"), metavar="FILE")
-    lock.add_argument("--python", metavar="PYTHON", help="interpreter to lock for")
-    lock.add_argument(
-        "--python-version",
-        metavar="X.Y",
-        help="lock for this Python version instead of an interpreter (with --platform)",
-    )
-    lock.add_argument(
-        "--platform",
-        action="append",
-        default=[],
-        metavar="TAG",
-        help="wheel platform tag to lock for (repeat for a multi-platform lock), as in pip "
-        "download",
-    )
-    lock.add_argument("--pre", action="store_true")
+    for flags, kwargs in LOCK_OPTIONS:
+        lock.add_argument(*flags, **kwargs)
     sync = sub.add_parser(
         "sync",
         help="install exactly what a pylock.toml selects, from the map's indexes only",
-        description="Install what a PEP 751 lock selects for the target environment, through "
-        "the same air-gapped pip path. Refuses a lock whose package sources disagree with the "
-        "source map, or whose hashes differ from what the indexes serve now.",
+        description="Install what a PEP 751 lock (spip's, pip's, uv's, pdm's) selects for the "
+        "target environment, through the same air-gapped pip path. Refuses a lock whose "
+        "package sources disagree with the source map or that does not cover the target. Files "
+        "already in spip's cache or --wheelhouse with the lock's hash need no index; the others "
+        "are matched on the assigned index (hash, then normalized name) and must carry the "
+        "lock's hash.",
         allow_abbrev=False,
     )
     _common(sync)
@@ -247,6 +321,8 @@ def _lock_and_sync(sub: Any) -> None:
         "--exact", action="store_true", help="also uninstall distributions the lock does not list"
     )
     sync.add_argument("--dry-run", action="store_true")
+    for flags, kwargs in SYNC_OPTIONS:
+        sync.add_argument(*flags, **kwargs)
 
 
 def _check_audit_explain(sub: Any) -> None:
@@ -265,7 +341,8 @@ def _check_audit_explain(sub: Any) -> None:
     check.add_argument(
         "--online",
         action="store_true",
-        help="also confirm every pinned version exists on its assigned index",
+        help="also confirm every pinned version exists on its assigned index, and every "
+        "lock file's hash equals what that index publishes now",
     )
     audit = sub.add_parser(
         "audit",

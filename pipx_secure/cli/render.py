@@ -54,6 +54,10 @@ def lock(result: LockResult, output: Output) -> None:
         output.err(f"spip: wrote {result.output} ({result.packages} packages)")
     else:
         output.err(f"spip: {result.output} is up to date ({result.packages} packages)")
+    for environment in result.environments:
+        output.err(f"spip: locked for {environment}")
+    for moved in result.moved:
+        output.err(f"spip: {moved}")
 
 
 def sync(result: SyncResult, output: Output, quiet: int) -> None:
@@ -68,6 +72,16 @@ def sync(result: SyncResult, output: Output, quiet: int) -> None:
         return
     done = ", ".join(f"{p.name} {p.version} [{p.index}]" for p in result.installed)
     output.out(f"Installed: {done}" if done else "Nothing to install: the environment matches.")
+    if done and not result.network:
+        output.out(
+            "Every file came from spip's cache or the wheelhouse, verified by the lock's "
+            "hashes; no index was asked."
+        )
+    elif result.local:
+        output.out(
+            f"{result.local} file(s) came from spip's cache or the wheelhouse, verified by "
+            "the lock's hashes."
+        )
     if result.uninstalled:
         output.out("Uninstalled: " + ", ".join(result.uninstalled))
 

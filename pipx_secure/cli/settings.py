@@ -16,6 +16,7 @@ from pipx_secure.commands.lock import LockSettings
 from pipx_secure.commands.sync import SyncSettings
 from pipx_secure.install.pipargs import Backend, PipOptions
 from pipx_secure.resolve.finder import BinaryPolicy
+from pipx_secure.resolve.fromlock import Choice
 from pipx_secure.resolve.settings import ResolveSettings
 
 
@@ -89,6 +90,8 @@ def lock_settings(args: argparse.Namespace) -> LockSettings:
         python_version=args.python_version,
         platforms=tuple(args.platform),
         pre=args.pre,
+        upgrade=args.upgrade,
+        upgrade_packages=tuple(args.upgrade_package),
     )
 
 
@@ -100,6 +103,15 @@ def sync_settings(args: argparse.Namespace) -> SyncSettings:
         python=args.python,
         exact=args.exact,
         dry_run=args.dry_run,
+        offline=args.offline,
+        wheelhouse=args.wheelhouse,
+        choice=Choice(
+            extras=tuple(args.extra),
+            groups=tuple(args.group),
+            all_extras=args.all_extras,
+            all_groups=args.all_groups,
+            default_groups=not args.no_default_groups,
+        ),
     )
 
 

@@ -20,22 +20,36 @@ disagree), ``unused-rule`` (a warning, which does not fail the check: a rule tha
 name; only when files are given),
 ``requirement-file`` (refused option or malformed line), ``direct-url`` (a URL
 requirement that ``[direct-urls]`` does not allow), ``local-path`` (a warning: a local path or
-editable), ``lock-index`` (a lock's index disagrees with the map), ``lock-direct`` (a lock's
-direct source), ``not-on-index`` (``--online``: pinned version missing on its index).
+editable), ``lock-index`` (a lock's ``index`` key disagrees with the map), ``lock-url`` (a lock's
+file URL is not on its assigned index's origin or ``file-hosts``, with or without an ``index``
+key), ``lock-direct`` (a lock's direct source), ``not-on-index`` (``--online``: a pinned version
+of a requirement file, or a lock's file, is not on its assigned index), ``lock-hash``
+(``--online``: a lock's file hash differs from what its assigned index publishes now, or the
+lock gives no hash spip can verify).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from packaging.pylock import Package, PackageSdist, PackageWheel
 from packaging.utils import canonicalize_name
 
 from pipx_secure.commands.context import Services
-from pipx_secure.errors import PolicyError, RequirementFileError, SourceMapError, SpipError
+from pipx_secure.errors import (
+    IntegrityError,
+    PolicyError,
+    RequirementFileError,
+    SourceMapError,
+    SpipError,
+)
 from pipx_secure.model.reqline import RequirementLine
 from pipx_secure.model.sourcemap import RuleKind, SourceMap
+
+if TYPE_CHECKING:
+    from pipx_secure.index.pages import RoutedPages
 
 
 @dataclass(frozen=True)
@@ -125,6 +139,7 @@ class _Checker:
         self.findings: list[Finding] = []
         self.used_rules: set[str] = set()
         self.pins: list[tuple[str, str, str]] = []  # (name, version, location)
+        self.lock_files: list[tuple[str, str, Package, PackageWheel | PackageSdist]] = []
 
     def route(self, name: str, location: str) -> None:
         """Route ``name``; an unmatched or conflicting name is a finding."""
@@ -153,23 +168,29 @@ class _Checker:
 
     def lock_file(self, path: Path) -> None:
         """A PEP 751 lock: every package routed, and its recorded sources against the map."""
-        from pipx_secure.model.pylock import LockError, check_lock_against_map, read_pylock
+        from pipx_secure.model.pylock import (
+            LockError,
+            check_lock_against_map,
+            package_files,
+            read_pylock,
+        )
 
         try:
             lock = read_pylock(path)
         except LockError as exc:
             raise _InputError(exc.render()) from None
-        for package in lock.packages:
+        for position, package in enumerate(lock.packages):
             self.route(package.name, str(path))
-            if package.version is not None:
-                self.pins.append((canonicalize_name(package.name), str(package.version), str(path)))
+            for key, artifact in package_files(package):
+                self.lock_files.append(
+                    (str(path), f"packages[{position}].{key}", package, artifact)
+                )
         try:
             lock_findings = check_lock_against_map(lock, self.source_map)
         except SpipError:
             lock_findings = []  # routing problems were reported by route() above
         for lf in lock_findings:
-            kind = "lock-index" if lf.lock_index is not None else "lock-direct"
-            self.add(kind, str(path), lf.message, lf.name, lf.map_index_name)
+            self.add(lf.kind, str(path), lf.message, lf.name, lf.map_index_name)
 
     def requirement_file(self, path: Path) -> None:
         """A requirement file: refused options, direct URLs, local paths, routes and pins."""
@@ -266,51 +287,91 @@ def run_check(
         return CheckReport(source_map.origin, summary, given, error=str(exc))
     if files:
         checker.unused_rules()
-    if online and checker.pins:
-        checker.findings += _online(source_map, checker.pins, services)
+    if online and (checker.pins or checker.lock_files):
+        checker.findings += _online(source_map, checker, services)
     return CheckReport(source_map.origin, summary, given, tuple(checker.findings))
 
 
-def _online(
-    source_map: SourceMap, pins: list[tuple[str, str, str]], services: Services
-) -> list[Finding]:
+def _pin_finding(pages: RoutedPages, name: str, version: str, location: str) -> Finding | None:
+    """``not-on-index`` when ``name==version`` has no file on its assigned index."""
     from packaging.version import InvalidVersion, Version
 
-    from pipx_secure.index.pages import RoutedPages
     from pipx_secure.model.filenames import parse_filename
+
+    try:
+        index = pages.index_for(canonicalize_name(name))
+        page = pages.page(canonicalize_name(name))
+        wanted = Version(version)
+    except (SpipError, InvalidVersion):
+        return None
+    versions = set()
+    for link in page.files:
+        try:
+            versions.add(parse_filename(link.filename).version)
+        except SpipError:
+            continue
+    if wanted in versions:
+        return None
+    message = f"{name}=={version} is not on its assigned index {index.name} ({index.redacted})"
+    return Finding("not-on-index", location, message, name, index.name)
+
+
+def _lock_file_finding(
+    pages: RoutedPages,
+    origin: str,
+    key: str,
+    package: Package,
+    artifact: PackageWheel | PackageSdist,
+) -> Finding | None:
+    """A lock file the assigned index does not serve now, or serves with another hash."""
+    from pipx_secure.resolve.fromlock import locked_file, match_served
+
+    name = canonicalize_name(package.name)
+    location = f"{origin} [{key}]"
+    try:
+        locked = locked_file(name, package.version, artifact)
+    except IntegrityError as exc:
+        return Finding("lock-hash", location, f"{key} {exc.message}", name)
+    except SpipError:
+        return None  # a direct source: reported as lock-direct
+    try:
+        index = pages.index_for(name)
+        how, link = match_served(pages.page(name).files, locked)
+    except SpipError:
+        return None  # unrouted (reported by route()) or an index that cannot be read
+    if how == "hash":
+        return None
+    where = f"index {index.name} ({index.redacted})"
+    if link is None:
+        message = f"{key} {name}: {locked.filename} is not served by {where}"
+        return Finding("not-on-index", location, message, name, index.name)
+    message = (
+        f"{key} {name}: the lock's hash for {locked.filename} differs from what {where} "
+        f"publishes now for {link.filename}"
+    )
+    return Finding("lock-hash", location, message, name, index.name)
+
+
+def _online(source_map: SourceMap, checker: _Checker, services: Services) -> list[Finding]:
+    """Pins and lock files against what each assigned index serves now."""
+    from pipx_secure.index.pages import RoutedPages
 
     transport = services.transport()
     pages = RoutedPages(source_map, transport)
-    findings = []
+    found: list[Finding | None] = []
     try:
-        pages.prefetch(canonicalize_name(name) for name, _v, _l in pins)
-        for name, version, location in pins:
+        names = {n for n, _v, _l in checker.pins}
+        names |= {canonicalize_name(p.name) for _o, _k, p, _a in checker.lock_files}
+        routed = []
+        for name in sorted(names):
             try:
-                route = source_map.index_for(name)
-                page = pages.page(canonicalize_name(name))
+                pages.index_for(canonicalize_name(name))
             except SpipError:
                 continue
-            versions = set()
-            for link in page.files:
-                try:
-                    versions.add(parse_filename(link.filename).version)
-                except SpipError:
-                    continue
-            try:
-                wanted = Version(version)
-            except InvalidVersion:
-                continue
-            if wanted not in versions:
-                findings.append(
-                    Finding(
-                        "not-on-index",
-                        location,
-                        f"{name}=={version} is not on its assigned index {route.index.name} "
-                        f"({route.index.redacted})",
-                        name,
-                        route.index.name,
-                    )
-                )
+            routed.append(canonicalize_name(name))
+        pages.prefetch(routed)
+        found += [_pin_finding(pages, *pin) for pin in checker.pins]
+        found += [_lock_file_finding(pages, *entry) for entry in checker.lock_files]
     finally:
         transport.close()
-    return findings
+    return [f for f in found if f is not None]

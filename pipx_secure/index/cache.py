@@ -79,6 +79,18 @@ class ArtifactCache:
             return None
         return path
 
+    def find(self, digest: Digest) -> Path | None:
+        """The cached artifact with ``digest`` under whatever name it was stored, re-hashed."""
+        directory = self._dir(digest)
+        if not directory.is_dir():
+            return None
+        for path in sorted(directory.iterdir()):
+            if not path.name.startswith(".partial-") and path.is_file():
+                found = self.lookup(digest, path.name)
+                if found is not None:
+                    return found
+        return None
+
     @contextmanager
     def lock(self, digest: Digest) -> Iterator[None]:
         """An inter-process lock for one digest."""

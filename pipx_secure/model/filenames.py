@@ -69,3 +69,27 @@ def parse_filename(filename: str) -> Distribution:
         f"unsupported file type {shown(repr(filename))}",
         hint="only wheels (.whl) and sdists (.tar.gz, .zip) are installable",
     )
+
+
+def _canonical_tags(parts: list[str]) -> str:
+    """``py3.py2-none-ANY`` as ``py2.py3-none-any``: each compressed tag set sorted, lower-case."""
+    return "-".join(".".join(sorted(set(part.lower().split(".")))) for part in parts)
+
+
+def normalized_filename(filename: str) -> str:
+    """The canonical spelling of a distribution file name (PEP 427 / PEP 625 normalization).
+
+    Two names that differ only in spelling (``PySocks-1.7.1-py3-none-any.whl`` and
+    ``pysocks-1.7.1-py3-none-any.whl``) normalize to the same string: the project name
+    PEP 503-normalized with ``_`` for ``-``, the version PEP 440-normalized, the build tag
+    kept, each compressed tag set sorted and lower-cased.  Raises :class:`IntegrityError` for a
+    name that is not a wheel or sdist name.
+    """
+    parsed = parse_filename(filename)
+    project = parsed.name.replace("-", "_")
+    if parsed.tags is None:
+        suffix = next(s for s in _SDIST_SUFFIXES if filename.lower().endswith(s))
+        return f"{project}-{parsed.version}{suffix}"
+    build = f"-{parsed.build[0]}{parsed.build[1]}" if parsed.build else ""
+    tags = _canonical_tags(filename[: -len(_WHEEL_SUFFIX)].split("-")[-3:])
+    return f"{project}-{parsed.version}{build}-{tags}{_WHEEL_SUFFIX}"

@@ -41,7 +41,7 @@ _HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?$")
 _KEY = re.compile(r"""^\s*(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|([A-Za-z0-9_.-]+))\s*=""")
 #: The location of the default index that comes from pip's own configuration.
 PIP_CONFIGURATION = "pip configuration"
-_TOP_KEYS = ("default", "strict", "indexes", "packages", "direct-urls")
+_TOP_KEYS = ("default", "strict", "indexes", "packages", "direct-urls", "environments")
 _INDEX_KEYS = ("url", "username", "ca-bundle", "client-cert", "file-hosts")
 
 
@@ -306,6 +306,22 @@ def _direct_urls(top: Table) -> dict[str, tuple[str, ...]]:
     return direct
 
 
+def _environments(top: Table) -> tuple[str, ...]:
+    """``environments``: PEP 508 markers, each one environment ``spip lock`` locks for."""
+    from packaging.markers import InvalidMarker, Marker
+
+    hint = "e.g. environments = [\"sys_platform == 'linux' and python_version == '3.12'\"]"
+    markers = top.strings("environments", "'environments' must be a list of markers", hint)
+    for marker in markers:
+        try:
+            Marker(marker)
+        except InvalidMarker as exc:
+            raise top.fail(
+                "environments", f"invalid environment marker {marker!r}: {exc}"
+            ) from None
+    return markers
+
+
 def parse_source_map(
     data: Mapping[str, Any],
     *,
@@ -338,4 +354,6 @@ def parse_source_map(
         origin=origin,
         notes=notes,
         direct_hosts=_direct_urls(top),
+        environments=_environments(top),
+        where_environments=top.where("environments"),
     )

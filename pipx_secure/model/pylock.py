@@ -25,14 +25,14 @@ from packaging.pylock import (
     Pylock,
     PylockValidationError,
 )
-from packaging.utils import canonicalize_name
+from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from pipx_secure import __version__
 from pipx_secure.errors import InputError, SpipError
 from pipx_secure.model.plan import Pin, Plan
-from pipx_secure.model.redact import strip_userinfo
-from pipx_secure.model.sourcemap import SourceMap
+from pipx_secure.model.redact import RedactedUrl, origin_of, strip_userinfo
+from pipx_secure.model.sourcemap import Index, SourceMap
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -173,42 +173,102 @@ class LockFinding:
     map_index: str
     map_index_name: str
     message: str
+    kind: str = "lock-index"
+    """``lock-index`` (its ``index`` key names another index), ``lock-url`` (a file URL off
+    the assigned index's origin) or ``lock-direct`` (a vcs, directory or archive source)."""
 
 
 def _same_index(a: str, b: str) -> bool:
     return strip_userinfo(a).rstrip("/") == strip_userinfo(b).rstrip("/")
 
 
+def url_on_index(url: str, index: Index) -> bool:
+    """Whether a file URL is on ``index``'s origin, or on one of its ``file-hosts`` (https).
+
+    The same origin rule the transport applies to credentials: a lock file URL anywhere
+    else did not come from the index the map assigns, whatever its ``index`` key says.
+    """
+    try:
+        scheme, host, port = origin_of(url)
+    except ValueError:
+        return False
+    if (scheme, host, port) == index.origin:
+        return True
+    return scheme == "https" and host in index.file_hosts
+
+
+def package_files(package: Package) -> list[tuple[str, PackageWheel | PackageSdist]]:
+    """``(key path, file)`` of every wheel and the sdist of ``package``."""
+    files: list[tuple[str, PackageWheel | PackageSdist]] = [
+        (f"wheels[{n}]", wheel) for n, wheel in enumerate(package.wheels or ())
+    ]
+    if package.sdist is not None:
+        files.append(("sdist", package.sdist))
+    return files
+
+
+def _foreign_url(where: str, package: Package, index: Index) -> str | None:
+    """A message naming the first file URL of ``package`` that is off ``index``."""
+    for key, artifact in package_files(package):
+        if artifact.url is not None and not url_on_index(artifact.url, index):
+            said = "its index key agrees" if package.index is not None else "it has no index key"
+            return (
+                f"{where}.{key} {package.name}: file URL {RedactedUrl(artifact.url)} is not on "
+                f"index {index.name} ({index.redacted}) that the source map assigns ({said}); "
+                "the file came from another source"
+            )
+    return None
+
+
+def _package_finding(where: str, package: Package, index: Index) -> LockFinding | None:
+    name = canonicalize_name(package.name)
+    if package.vcs is not None or package.directory is not None or package.archive is not None:
+        message = (
+            f"{where} {name}: direct (vcs/directory/archive) source is not allowed; the map "
+            f"routes it to {index.name}"
+        )
+        return LockFinding(name, None, index.url, index.name, message, "lock-direct")
+    if package.index is not None and not _same_index(package.index, index.url):
+        message = (
+            f"{where} {name}: lock says index {strip_userinfo(package.index)}, the source map "
+            f"routes it to {index.name} ({index.redacted})"
+        )
+        return LockFinding(name, package.index, index.url, index.name, message, "lock-index")
+    foreign = _foreign_url(where, package, index)
+    if foreign is not None:
+        return LockFinding(name, package.index, index.url, index.name, foreign, "lock-url")
+    return None
+
+
 def check_lock_against_map(lock: Pylock, source_map: SourceMap) -> list[LockFinding]:
-    """Packages whose recorded index (or file URLs) disagree with the map's route."""
+    """Packages whose ``index`` key or file URLs disagree with the map's route.
+
+    One rule, used by ``spip check`` and ``spip sync`` alike: a package's ``index`` (when
+    present) must be its assigned index, and every file URL must be on that index's origin
+    (or a ``file-hosts`` host over https), with or without an ``index`` key.  Direct sources
+    are refused.
+    """
     findings = []
-    for index_position, package in enumerate(lock.packages):
-        name = canonicalize_name(package.name)
-        route = source_map.index_for(name)
-        expected = route.index.url
-        where = f"packages[{index_position}]"
-        if package.vcs is not None or package.directory is not None or package.archive is not None:
-            findings.append(
-                LockFinding(
-                    name,
-                    None,
-                    expected,
-                    route.index.name,
-                    f"{where} {name}: direct (vcs/directory/archive) source is not "
-                    f"allowed; the map routes it to {route.index.name}",
-                )
-            )
-            continue
-        if package.index is not None and not _same_index(package.index, expected):
-            findings.append(
-                LockFinding(
-                    name,
-                    package.index,
-                    expected,
-                    route.index.name,
-                    f"{where} {name}: lock says index {strip_userinfo(package.index)}, "
-                    f"the source map routes it to {route.index.name} "
-                    f"({route.index.redacted})",
-                )
-            )
+    for position, package in enumerate(lock.packages):
+        index = source_map.index_for(package.name).index
+        found = _package_finding(f"packages[{position}]", package, index)
+        if found is not None:
+            findings.append(found)
     return findings
+
+
+def locked_versions(lock: Pylock, markers: Mapping[str, str]) -> dict[NormalizedName, Version]:
+    """Name -> version of every package the lock pins for an environment (any extra or group).
+
+    What ``spip lock`` prefers when it relocks: an existing pin stays unless asked to move.
+    """
+    environment: dict[str, str | frozenset[str]] = dict(markers)
+    environment["extras"] = frozenset(lock.extras or ())
+    environment["dependency_groups"] = frozenset(lock.dependency_groups or ())
+    found: dict[NormalizedName, Version] = {}
+    for package in lock.packages:
+        if package.version is None:
+            continue
+        if package.marker is None or package.marker.evaluate(environment, "lock_file"):
+            found[canonicalize_name(package.name)] = package.version
+    return found

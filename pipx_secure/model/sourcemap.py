@@ -18,6 +18,8 @@ File format (``spip.toml``, or the same keys under ``[tool.spip]`` in ``pyprojec
     "acme-*" = "private"        # glob pattern
     "internal-tool" = "private" # exact name
 
+    environments = ["sys_platform == 'linux' and python_version == '3.12'"]  # spip lock
+
     [direct-urls]               # optional: ``name @ URL`` allowed from these hosts only
     "acme-tool" = ["git.example.internal"]
 
@@ -202,6 +204,10 @@ class SourceMap:
     origin: str
     notes: tuple[str, ...] = ()
     direct_hosts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    environments: tuple[str, ...] = ()
+    """PEP 508 markers ``spip lock`` locks for (``environments = [...]``); empty: the target."""
+    where_environments: str = ""
+    """Where ``environments`` is written (``spip.toml:3 [environments]``), for errors."""
     _exact: Mapping[str, Rule] = field(default_factory=dict, repr=False, compare=False)
     _by_prefix: Mapping[str, tuple[Rule, ...]] = field(
         default_factory=dict, repr=False, compare=False

@@ -90,3 +90,69 @@ def test_lock_from_another_tool_is_accepted() -> None:
     }
     lock = pylock_from_dict(other, "pylock.toml")
     assert check_lock_against_map(lock, MAP) == []
+
+
+def _one_file_lock(url: str, index: str | None = None) -> dict[str, object]:
+    package: dict[str, object] = {
+        "name": "acme-core",
+        "version": "1.1.0",
+        "wheels": [{"url": url, "hashes": {"sha256": "c" * 64}}],
+    }
+    if index is not None:
+        package["index"] = index
+    return {"lock-version": "1.0", "created-by": "pip", "packages": [package]}
+
+
+def test_file_urls_must_be_on_the_assigned_index_or_its_file_hosts() -> None:
+    from pipx_secure.model.maptoml import parse_source_map
+
+    hosted = parse_source_map(
+        {
+            "default": "public",
+            "indexes": {
+                "public": {"url": "https://public.example/simple/"},
+                "private": {
+                    "url": "https://private.example/simple/",
+                    "file-hosts": ["files.private.example"],
+                },
+            },
+            "packages": {"acme-*": "private"},
+        },
+        origin="spip.toml",
+    )
+    wheel = "acme_core-1.1.0-py3-none-any.whl"
+    cases = {
+        f"https://private.example/packages/{wheel}": [],
+        f"https://files.private.example/x/{wheel}": [],
+        f"http://files.private.example/x/{wheel}": ["lock-url"],  # file-hosts: https only
+        f"https://private.example:8443/packages/{wheel}": ["lock-url"],  # another origin
+        f"https://public.example/packages/{wheel}": ["lock-url"],
+    }
+    for url, kinds in cases.items():
+        for index in (None, "https://private.example/simple"):
+            lock = pylock_from_dict(_one_file_lock(url, index), "pylock.toml")
+            found = check_lock_against_map(lock, hosted)
+            assert [f.kind for f in found] == kinds, url
+    lock = pylock_from_dict(
+        _one_file_lock(f"https://public.example/packages/{wheel}"), "pylock.toml"
+    )
+    (finding,) = check_lock_against_map(lock, MAP)
+    assert "packages[0].wheels[0] acme-core" in finding.message
+    assert "no index key" in finding.message and finding.map_index_name == "private"
+
+
+def test_sync_and_lock_options_become_settings() -> None:
+    from pipx_secure.cli.parser import build_parser
+    from pipx_secure.cli.settings import lock_settings, sync_settings
+
+    parser = build_parser()
+    given = "sync --offline --wheelhouse w --extra fast --group dev --all-groups"
+    args = parser.parse_args([*given.split(), "--no-default-groups", "lock.toml"])
+    settings = sync_settings(args)
+    assert settings.offline and str(settings.wheelhouse) == "w"
+    assert settings.choice.extras == ("fast",) and settings.choice.groups == ("dev",)
+    assert settings.choice.all_groups and not settings.choice.default_groups
+    assert not settings.choice.all_extras
+    locked = lock_settings(parser.parse_args(["lock", "-P", "a", "--upgrade-package", "b", "x"]))
+    assert locked.upgrade_packages == ("a", "b") and locked.upgrade is False
+    assert lock_settings(parser.parse_args(["lock", "-U", "x"])).upgrade is True
