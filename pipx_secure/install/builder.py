@@ -141,6 +141,8 @@ class Builder:
         env = BuildEnvironment.create(self.target.python, work / "env", self.processes)
         self._install(env, system.requires, f"build dependencies of {what}", depth)
         log = work / "build.log"
+        home = work / "home"  # a fresh, empty HOME: no netrc, keyring or tool settings
+        home.mkdir(exist_ok=True)
 
         def runner(
             cmd: Sequence[str],
@@ -148,7 +150,11 @@ class Builder:
             extra_environ: Mapping[str, str] | None = None,
         ) -> None:
             done = self.processes.run(
-                cmd, ChildKind.BUILD, cwd=cwd, extra_env=extra_environ, log=log
+                cmd,
+                ChildKind.BUILD,
+                cwd=cwd,
+                extra_env={**(extra_environ or {}), "HOME": str(home)},
+                log=log,
             )
             if not done.ok:
                 raise BuildError(f"the build backend exited with status {done.returncode}")

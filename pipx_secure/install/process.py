@@ -10,7 +10,9 @@ With an ``echo`` sink (``-v``) the child's output is streamed line by line as it
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import sys
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,6 +21,24 @@ from pathlib import Path
 
 #: Variables no child inherits: the user's pip/uv/Python/spip settings and active environments.
 DROPPED_PREFIXES = ("PIP_", "PYTHON", "SPIP_", "VIRTUAL_ENV", "CONDA_PREFIX", "UV_")
+#: What a build backend never sees: where credentials live, and the network's way out.
+BUILD_DROPPED = (
+    "HOME",
+    "NETRC",
+    "KEYRING_",
+    "XDG_CONFIG_HOME",
+    "XDG_DATA_HOME",
+    "XDG_CACHE_HOME",
+    "SSH_AUTH_SOCK",
+    "GIT_ASKPASS",
+    "SSL_CERT",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+)
+_CREDENTIAL_WORDS = ("TOKEN", "PASSWORD", "PASSWD", "SECRET", "CREDENTIAL", "API_KEY", "APIKEY")
+_PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "ftp_proxy")
+#: Where a build backend's proxy variables point: the discard port, which refuses.
+REFUSING_PROXY = "http://127.0.0.1:9"
 
 OutputSink = Callable[[str], None]
 
@@ -81,10 +101,60 @@ def child_env(
     if not user_site:
         env["PYTHONNOUSERSITE"] = "1"
     if kind is ChildKind.BUILD:
-        env["PIP_NO_INDEX"] = "1"
+        env = _build_env(env)
     elif kind is ChildKind.GIT:
         env.update(GIT_TERMINAL_PROMPT="0", GIT_CONFIG_NOSYSTEM="1")
     return env
+
+
+def _build_env(env: dict[str, str]) -> dict[str, str]:
+    """A build backend's environment: no credentials, no home, proxies that refuse."""
+    kept = {
+        key: value
+        for key, value in env.items()
+        if not key.upper().startswith(BUILD_DROPPED)
+        and not any(word in key.upper() for word in _CREDENTIAL_WORDS)
+        and key.lower() not in (*_PROXY_VARIABLES, "no_proxy")
+    }
+    for name in _PROXY_VARIABLES:
+        kept[name] = kept[name.upper()] = REFUSING_PROXY
+    kept["NO_PROXY"] = kept["no_proxy"] = ""
+    kept["PIP_NO_INDEX"] = "1"
+    return kept
+
+
+def isolation_prefix() -> tuple[list[str], str]:
+    """argv prefix that runs a child without network access, and its description.
+
+    A Linux network namespace through a user namespace (``unshare``) when the kernel allows
+    it; otherwise nothing (the environment's proxies still point at a refusing address).
+    """
+    global _ISOLATION
+    if _ISOLATION is None:
+        unshare = shutil.which("unshare") if sys.platform.startswith("linux") else None
+        works = False
+        if unshare is not None:
+            try:
+                probe = subprocess.run(
+                    [unshare, "--user", "--map-root-user", "--net", "true"],
+                    capture_output=True,
+                    timeout=10,
+                    check=False,
+                )
+                works = probe.returncode == 0
+            except (OSError, subprocess.TimeoutExpired):
+                works = False
+        if unshare is not None and works:
+            _ISOLATION = (
+                [unshare, "--user", "--map-root-user", "--net", "--"],
+                "no network (a new network namespace)",
+            )
+        else:
+            _ISOLATION = ([], "proxies pointed at a refusing address (no network namespace here)")
+    return _ISOLATION
+
+
+_ISOLATION: tuple[list[str], str] | None = None
 
 
 class Processes:
@@ -100,6 +170,7 @@ class Processes:
         self.environ = dict(os.environ if environ is None else environ)
         self.secrets = secrets
         self.echo = echo
+        self._told = False
 
     def env_for(
         self, kind: ChildKind, extra: Mapping[str, str] | None = None, *, user_site: bool = False
@@ -123,6 +194,12 @@ class Processes:
     ) -> Completed:
         """Run ``argv`` to completion; never raises for a failing or missing program."""
         env = self.env_for(kind, extra_env, user_site=user_site)
+        if kind is ChildKind.BUILD:
+            prefix, description = isolation_prefix()
+            if self.echo is not None and not self._told:
+                self._told = True
+                self.echo(f"spip: build backends run with {description}")
+            argv = [*prefix, *argv]
         return self._spawn(tuple(str(a) for a in argv), env, cwd, input, timeout, log)
 
     def _spawn(
