@@ -51,6 +51,12 @@ class ArtifactCache:
         self._warn = warn or (lambda text: None)
         self._warned: set[str] = set()
 
+    def note(self, text: str) -> None:
+        """Pass a line on to the user (once)."""
+        if text not in self._warned:
+            self._warned.add(text)
+            self._warn(text)
+
     def warn(self, what: str, path: Path) -> None:
         """One warning line per discarded entry."""
         if str(path) not in self._warned:

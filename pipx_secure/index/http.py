@@ -13,7 +13,7 @@ import os
 import ssl
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urljoin
@@ -127,7 +127,7 @@ def plain_session(settings: HttpSettings, ssl_context: ssl.SSLContext) -> reques
     return _mount(requests.Session(), adapter)
 
 
-def _sealed_file_cache(http_dir: str, sealer: Sealer) -> Any:
+def _sealed_file_cache(http_dir: str, sealer: Sealer, warn: Callable[[str], None]) -> Any:
     """CacheControl's file cache whose entries carry a seal; a bad one is a miss."""
     from cachecontrol.caches.file_cache import FileCache
 
@@ -137,6 +137,7 @@ def _sealed_file_cache(http_dir: str, sealer: Sealer) -> Any:
             data = None if sealed is None else sealer.open_bytes("page", key, sealed)
             if sealed is not None and data is None:
                 self.delete(key)
+                warn(f"warning: a cached project page failed its check and was discarded ({key})")
             return data
 
         def set(self, key: str, value: bytes, expires: Any = None) -> None:
@@ -150,6 +151,7 @@ def page_session(
     http_dir: str | None,
     ssl_context: ssl.SSLContext,
     sealer: Sealer | None = None,
+    warn: Callable[[str], None] = lambda text: None,
 ) -> requests.Session:
     """A session whose project pages are cached on disk, sealed, and revalidated."""
     if http_dir is None or sealer is None:
@@ -188,7 +190,7 @@ def page_session(
 
     adapter = _CachingTrustAdapter(
         ssl_context=ssl_context,
-        cache=_sealed_file_cache(http_dir, sealer),
+        cache=_sealed_file_cache(http_dir, sealer, warn),
         serializer=_NoSecretSerializer(),
         heuristic=_Revalidate(),
         pool_connections=8,
@@ -275,12 +277,14 @@ class Requester:
         trust: TrustStore,
         http_dir: str | None = None,
         sealer: Sealer | None = None,
+        warn: Callable[[str], None] = lambda text: None,
     ) -> None:
         self.credentials = credentials
         self.settings = settings
         self.trust = trust
         self.http_dir = http_dir
         self.sealer = sealer
+        self.warn = warn
         self.count = 0
         self._sessions: dict[tuple[str, tuple[str, ...]], requests.Session] = {}
         self._lock = threading.Lock()
@@ -293,7 +297,7 @@ class Requester:
             if found is None:
                 context = self.trust.context(key[1])
                 found = (
-                    page_session(self.settings, self.http_dir, context, self.sealer)
+                    page_session(self.settings, self.http_dir, context, self.sealer, self.warn)
                     if kind == "pages"
                     else plain_session(self.settings, context)
                 )

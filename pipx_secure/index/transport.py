@@ -98,7 +98,9 @@ class HttpTransport:
         self.settings = settings or HttpSettings.from_environ()
         trust = TrustStore(trust_settings or TrustSettings.from_environ(environ or os.environ))
         http_dir = str(cache.http_dir) if http_cache else None
-        self.requester = Requester(credentials, self.settings, trust, http_dir, cache.sealer)
+        self.requester = Requester(
+            credentials, self.settings, trust, http_dir, cache.sealer, cache.note
+        )
         # Direct URLs never get credentials.
         self._anonymous = Requester(None, self.settings, trust)
         # Two pools: page/metadata tasks may wait on downloads, downloads wait on nothing.

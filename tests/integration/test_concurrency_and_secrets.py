@@ -15,7 +15,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import USERNAME, World
-from tests.support.environment import installed, make_venv, run_spip, store_password
+from tests.support.environment import (
+    clean_env,
+    installed,
+    make_venv,
+    run_spip,
+    store_password,
+)
 from tests.support.servers import start_fault_proxy
 
 pytestmark = pytest.mark.slow
@@ -115,9 +121,22 @@ def test_a_killed_run_leaves_nothing_the_next_run_trips_over(
         proxy.stop()
 
 
+@pytest.mark.parametrize("source", ["keyring-url", "keyring-host-port", "netrc-host-port"])
 def test_secret_sweep_over_every_command(
-    world: World, env: dict[str, str], venv: Path, spip_map: Path, tmp_path: Path
+    world: World, venv: Path, spip_map: Path, tmp_path: Path, source: str
 ) -> None:
+    """Every command, with the password in keyring under the URL, under host:port, or in
+    netrc as ``machine host:port``: the secret appears nowhere."""
+    env = clean_env(tmp_path)
+    host_port = f"127.0.0.1:{world.private.port}"
+    if source == "keyring-url":
+        store_password(env, world.private.url, USERNAME, world.password)
+    elif source == "keyring-host-port":
+        store_password(env, host_port, USERNAME, world.password)
+    else:
+        netrc = Path(env["HOME"]) / ".netrc"
+        netrc.write_text(f"machine {host_port} login {USERNAME} password {world.password}\n")
+        netrc.chmod(0o600)
     secret = world.password
     public_since = world.public.mark()  # (plain pip, in other tests, leaks it there via netrc)
     needles = [secret, base64.b64encode(f"{USERNAME}:{secret}".encode()).decode()]
@@ -176,6 +195,7 @@ def test_secret_sweep_over_every_command(
         blob = " ".join(child["argv"]) + " ".join(child["env"].values())
         assert not any(n in blob for n in needles)
     keyring_files = {p for p in (tmp_path / "xdg-data").rglob("*") if p.is_file()}
+    keyring_files |= {Path(env["HOME"]) / ".netrc"}
     for path in tmp_path.rglob("*"):
         if path.is_file() and path not in keyring_files and path != audit:
             data = path.read_bytes()
