@@ -249,6 +249,50 @@ def _lock_and_sync(sub: Any) -> None:
     sync.add_argument("--dry-run", action="store_true")
 
 
+def _audit(sub: Any) -> None:
+    audit = sub.add_parser(
+        "audit",
+        help="where did every installed distribution come from, and what will Python run?",
+        description="For every distribution of an environment: the index the map assigns, and "
+        "whether the installed files are that index's artifact (verified, installed-by-spip, "
+        "accepted, mismatch, not-on-assigned-index, unverifiable); every file of the site and "
+        "scripts directories owned by a RECORD or reported unowned; .pth files, "
+        "sitecustomize and bytecode checked; then which private names also exist on the "
+        "default (public) index. Exit codes: 0 every finding verified or accepted, 1 findings, "
+        "2 could not audit.",
+        allow_abbrev=False,
+    )
+    _common(audit)
+    audit.add_argument("--python", metavar="PYTHON", help="interpreter or virtualenv to audit")
+    audit.add_argument(
+        "--format",
+        choices=("table", "json", "sarif", "cyclonedx"),
+        default=None,
+        help="output format: a table (default), JSON (schema 2), SARIF 2.1.0 or CycloneDX 1.6",
+    )
+    audit.add_argument("--json", action="store_true", help="the same as --format json")
+    audit.add_argument(
+        "--accept",
+        action="append",
+        default=[],
+        metavar="NAME[==VERSION]",
+        help="accept this distribution when it cannot be verified (built from an sdist, "
+        "installed from a path); repeatable; never hides a mismatch or unowned file",
+    )
+    audit.add_argument(
+        "--full-download",
+        action="store_true",
+        help="read wheels' RECORD files from whole, hash-checked downloads instead of HTTP "
+        "range requests (slower; the index's published hash then covers every RECORD)",
+    )
+    audit.add_argument(
+        "--no-exposure",
+        action="store_true",
+        help="skip the exposure scan (it asks the default index about private names, without "
+        "credentials)",
+    )
+
+
 def _check_audit_explain(sub: Any) -> None:
     check = sub.add_parser(
         "check",
@@ -267,25 +311,7 @@ def _check_audit_explain(sub: Any) -> None:
         action="store_true",
         help="also confirm every pinned version exists on its assigned index",
     )
-    audit = sub.add_parser(
-        "audit",
-        help="where did every installed distribution come from?",
-        description="For every distribution of an environment: the index the map assigns, and "
-        "whether the installed files are that index's artifact (verified, installed-by-spip, "
-        "mismatch, not-on-assigned-index, unverifiable); then which private names also exist "
-        "on the default (public) index. Exit codes: 0 all verified, 1 findings, 2 could not "
-        "audit.",
-        allow_abbrev=False,
-    )
-    _common(audit)
-    audit.add_argument("--python", metavar="PYTHON", help="interpreter or virtualenv to audit")
-    audit.add_argument("--json", action="store_true", help="machine-readable output")
-    audit.add_argument(
-        "--no-exposure",
-        action="store_true",
-        help="skip the exposure scan (it asks the default index about private names, without "
-        "credentials)",
-    )
+    _audit(sub)
     explain = sub.add_parser(
         "explain",
         help="say which index serves each name, and which rule decided it",
