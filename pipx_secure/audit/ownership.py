@@ -112,9 +112,13 @@ class Ownership:
             names = tuple(dict.fromkeys(o.dist for o in owned))
             if len(names) < 2:
                 continue
-            results = {o.dist: self.matches(o) for o in owned}
-            matching = [n for n in names if results.get(n)]
-            if len(matching) == len(names):
+            hashed = [o for o in owned if o.entry.digest]
+            if not hashed and os.path.basename(os.path.dirname(path)) == "__pycache__":
+                continue  # bytecode: compared with its source, reported with every owner
+            matching = list(dict.fromkeys(o.dist for o in hashed if self.matches(o)))
+            if not hashed:
+                verdict, reason = Verdict.UNVERIFIABLE, "no RECORD lists its hash"
+            elif len(matching) == len(names):
                 verdict, reason = Verdict.VERIFIED, "same content in every owner's RECORD"
             elif matching:
                 verdict = Verdict.MISMATCH

@@ -144,7 +144,7 @@ class Scanner:
             report(Verdict.UNVERIFIABLE if owners else Verdict.UNOWNED, why)
         elif not source_owned:
             report(Verdict.UNOWNED, "bytecode of a source no RECORD lists")
-        elif not all(self.ownership.matches(o) for o in source_owned):
+        elif not any(self.ownership.matches(o) for o in source_owned):
             report(Verdict.UNVERIFIABLE, "its source does not match its RECORD")
         else:
             scan.bytecode.append(PendingBytecode(path, source, parsed[2], owners))

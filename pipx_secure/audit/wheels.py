@@ -100,7 +100,6 @@ class WheelRecords:
         cached = self.cached(expected, link.filename)
         if cached is not None:
             return cached
-        self.transfer.add(wheels_bytes=link.size or 0)
         if not self.full_download:
             found = self._by_range(index, link, expected, project)
             if found is not None:
@@ -109,19 +108,21 @@ class WheelRecords:
             path = self.transport.download(index, link)
         except SpipError as exc:
             raise RecordUnavailable(f"cannot fetch the index's wheel: {exc.render()}") from None
-        self.transfer.add(downloads=1, download_bytes=path.stat().st_size)
+        size = path.stat().st_size
+        self.transfer.add(downloads=1, download_bytes=size, wheels_bytes=size)
         return Reference(_from_zip(path, project, link.filename), "download", link.filename, sha256)
 
     def _by_range(
         self, index: Index, link: FileLink, expected: Digest, project: str
     ) -> tuple[tuple[RecordEntry, ...], str] | None:
-        counted = [0, 0]
+        counted = [0, 0, 0]  # requests, bytes, the file's size
 
         def fetch(first: int, last: int | None) -> ByteRange | None:
             got = self.transport.read_range(index, link, first, last)
             if got is not None:
                 counted[0] += 1
                 counted[1] += len(got.data)
+                counted[2] = got.total
             return got
 
         try:
@@ -133,6 +134,7 @@ class WheelRecords:
             self.transfer.add(range_requests=counted[0], range_bytes=counted[1])
         if remote is None:
             return None
+        self.transfer.add(wheels_bytes=counted[2])
         if remote.whole is not None:
             actual = hashlib.new(expected.algorithm, remote.whole).hexdigest()
             if not expected.matches(actual):
