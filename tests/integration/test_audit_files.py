@@ -28,6 +28,7 @@ from tests.support.static_index import write_static_index
 pytestmark = pytest.mark.slow
 
 TOOL_MAIN = "def main():\n    print('tool ran')\n"
+ENTRY_POINTS = "[console_scripts]\ntoolpkg-run = toolpkg:main\n"
 
 
 def build_packages(root: Path) -> Path:
@@ -41,7 +42,7 @@ def build_packages(root: Path) -> Path:
         "1.0.0",
         {
             "toolpkg/__init__.py": TOOL_MAIN,
-            "toolpkg-1.0.0.dist-info/entry_points.txt": "[console_scripts]\ntoolpkg-run = toolpkg:main\n",
+            "toolpkg-1.0.0.dist-info/entry_points.txt": ENTRY_POINTS,
         },
         metadata_text("toolpkg", "1.0.0"),
     )
