@@ -351,8 +351,9 @@ class Auditor:
             if own:
                 return replace(base, verdict=Verdict.MISMATCH, reason=reason, files=own.files())
             return replace(base, reason=reason)
-        bad = verify.against_reference(installed, reference, self.ownership, self.roots)
-        bad.merge(own)
+        bad = verify.Findings()
+        bad.merge(own)  # what the disk says about its own RECORD first, then the artifact
+        bad.merge(verify.against_reference(installed, reference, self.ownership, self.roots))
         base = replace(
             base,
             record_source=reference.source,
