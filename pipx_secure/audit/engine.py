@@ -34,6 +34,7 @@ from functools import lru_cache
 from packaging.utils import NormalizedName
 
 from pipx_secure.audit import interpreter, verify
+from pipx_secure.audit.accept import apply_accept
 from pipx_secure.audit.exposure import exposures, forwarding, routable
 from pipx_secure.audit.files import DiskHashes, Roots
 from pipx_secure.audit.interpreter import AuditTarget
@@ -388,39 +389,3 @@ class Auditor:
             reason="the assigned index has only an sdist of this version; it was built locally",
             record_source="installed-record",
         )
-
-
-def apply_accept(
-    packages: Sequence[PackageAudit], files: Sequence[FileFinding], rules: Sequence[AcceptRule]
-) -> tuple[list[PackageAudit], list[FileFinding], list[str]]:
-    """Unverifiable distributions (and their unverifiable files) an accept rule names become
-    ``accepted``; nothing else changes.  Rules that accepted nothing are noted."""
-    used: set[AcceptRule] = set()
-    accepted: dict[str, str] = {}
-    out_packages = []
-    for audit in packages:
-        rule = next((r for r in rules if r.matches(audit.name, audit.version)), None)
-        if rule is not None:
-            used.add(rule)
-        if rule is not None and audit.verdict is Verdict.UNVERIFIABLE:
-            where = f" ({rule.origin})" if rule.origin else ""
-            accepted[audit.name] = f"accepted by {rule}{where}"
-            audit = replace(
-                audit, verdict=Verdict.ACCEPTED, reason=f"{accepted[audit.name]}: {audit.reason}"
-            )
-        out_packages.append(audit)
-    out_files = []
-    for finding in files:
-        if (
-            finding.verdict is Verdict.UNVERIFIABLE
-            and finding.owners
-            and all(o in accepted for o in finding.owners)
-        ):
-            finding = replace(
-                finding,
-                verdict=Verdict.ACCEPTED,
-                reason=f"{accepted[finding.owners[0]]}: {finding.reason}",
-            )
-        out_files.append(finding)
-    notes = [f"accept rule {r} matched no installed distribution" for r in rules if r not in used]
-    return out_packages, out_files, notes

@@ -28,8 +28,8 @@ from pipx_secure.model.records import MalformedRecord, RecordEntry, parse_record
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
-TAIL = 32 * 1024
-BLOCK = 32 * 1024
+TAIL = 16 * 1024
+BLOCK = 16 * 1024
 MAX_RECORD = 64 * 1024 * 1024
 MAX_FETCHED = 256 * 1024 * 1024
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+)\s*$", re.IGNORECASE)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from packaging.utils import NormalizedName
 
-from pipx_secure.audit.engine import apply_accept
+from pipx_secure.audit.accept import apply_accept
 from pipx_secure.audit.files import DiskHashes, Roots
 from pipx_secure.audit.report import FileFinding, FileKind, PackageAudit, Verdict
 from pipx_secure.cli.main import main

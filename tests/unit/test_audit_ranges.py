@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pipx_secure.index.ranges import (
+    TAIL,
     ByteRange,
     RangeError,
     parse_content_range,
@@ -53,7 +54,7 @@ def test_record_by_ranges_equals_the_wheels_and_costs_less(tmp_path: Path) -> No
     assert remote is not None and remote.whole is None
     assert list(remote.entries) == wheel_record(wheel)
     assert server.sent == remote.fetched < wheel.stat().st_size // 4
-    assert server.requests[0] == (-32 * 1024, None)  # the tail first
+    assert server.requests[0] == (-TAIL, None)  # the tail first
 
 
 def test_a_central_directory_bigger_than_the_tail_is_fetched_on_demand(tmp_path: Path) -> None:
