@@ -94,6 +94,7 @@ class Auditor:
         self.provenance: Mapping[str, ProvenanceEntry] = {}
         self._bytecode_count = 0
         self._scripts_count = 0
+        self.notes: list[str] = []
 
     def run(self, *, exposure: bool = True) -> AuditReport:
         """Audit every distribution and every file, then scan for exposure and forwarding."""
@@ -114,7 +115,7 @@ class Auditor:
             python=str(self.env.python),
             packages=tuple(packages),
             files=tuple(files),
-            notes=tuple(notes),
+            notes=(*self.notes, *notes),
             checked=Checked(self.disk.hashed, self._bytecode_count, self._scripts_count),
             transfer=self.wheels.transfer.stats,
         )
@@ -141,6 +142,15 @@ class Auditor:
             )
         )
         self._bytecode_count, self._scripts_count = len(scan.bytecode), scan.scripts
+        unowned_scripts = scan.unowned_scripts
+        if not self.target.is_venv and unowned_scripts:
+            # A system interpreter's scripts directory is the operating system's too.
+            self.notes.append(
+                f"{self.roots.scripts} is shared with the system (not a virtual environment): "
+                f"only the files a RECORD owns were checked there ({len(unowned_scripts)} "
+                "others left out)"
+            )
+            unowned_scripts = []
         found: dict[str, FileFinding] = {}
         for finding in (
             *self.ownership.shared(),
@@ -148,7 +158,7 @@ class Auditor:
             *scan.findings,
             *bytecode_findings(scan.bytecode, compared),
             *script_findings(
-                scan.unowned_scripts, self.roots, str(self.target.base_executable), rendered
+                unowned_scripts, self.roots, str(self.target.base_executable), rendered
             ),
             *(f for _audit, files in results for f in files),
         ):
@@ -296,7 +306,12 @@ class Auditor:
             return self.wheels.of_built_wheel(
                 built / entry.wheel_filename, entry.wheel_sha256, entry.name
             )
-        if entry.sha256 and entry.filename.endswith(".whl"):
+        if not entry.filename.endswith(".whl"):
+            raise RecordUnavailable(
+                f"spip built it from {entry.filename} before it recorded the wheel it built; "
+                "reinstall it with spip (--force-reinstall) to record that wheel"
+            )
+        if entry.sha256:
             cached = self.wheels.cached(Digest("sha256", entry.sha256), entry.filename)
             if cached is not None:
                 return cached
