@@ -177,6 +177,12 @@ def report_results(
         f"range path downloaded {ratio:.1%} of the wheels' {total / 1e6:.1f} MB; "
         f"time range/full: {rows['range']['median_s'] / rows['full']['median_s']:.2f}x"
     )
+    for mbit in (100, 20):
+        seconds = {path: rows[path]["bytes"] * 8 / (mbit * 1e6) for path in rows}
+        print(
+            f"the transfer alone at {mbit} Mbit/s (arithmetic, not measured): "
+            f"range {seconds['range']:.1f} s, full {seconds['full']:.1f} s"
+        )
     WORK.mkdir(parents=True, exist_ok=True)
     result = {"dists": args.dists, "wheels_bytes": total, "cpus": os.cpu_count(), **rows}
     (WORK / "audit.json").write_text(json.dumps(result, indent=2))

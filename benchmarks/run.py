@@ -194,8 +194,8 @@ def micro() -> dict[str, float]:
     else:
         import tomli as tomllib
 
-    from pipx_secure.model.simple_api import parse_html_page
     from pipx_secure.model.maptoml import parse_source_map
+    from pipx_secure.model.simple_api import parse_html_page
 
     lines = [
         'default = "public"',

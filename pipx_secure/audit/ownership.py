@@ -41,10 +41,6 @@ class Installed:
     outside: tuple[str, ...] = ()
     error: str | None = None
 
-    def entry_for(self, path: str) -> Owned | None:
-        """This distribution's entry for the file at ``path``."""
-        return next((o for o in self.entries if o.place.path == path), None)
-
 
 def read_installed(name: NormalizedName, dist_info: Path, roots: Roots) -> Installed:
     """Parse and locate the RECORD of one installed distribution."""
