@@ -67,12 +67,13 @@ def cmd_audit(args: argparse.Namespace, output: Output) -> int:
     """``spip audit`` (any error that stops the audit: exit 2)."""
     from pipx_secure.commands import audit
 
+    settings, fmt = flags.audit_settings(args), flags.audit_format(args)
     try:
-        report = audit.run(flags.audit_settings(args), _services(args, output))
+        report = audit.run(settings, _services(args, output))
     except SpipError as exc:
         output.err(f"spip: error: could not audit: {exc.render()}")
         return 2
-    render.audit(report, output, args.json)
+    render.audit(report, output, fmt)
     return report.exit_code
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from pipx_secure.audit.report import AuditReport, Verdict
+from pipx_secure.audit.report import AuditReport, FileKind, Verdict
 from pipx_secure.cli.output import Output
 from pipx_secure.commands.auth import AuthResult
 from pipx_secure.commands.check import CheckReport
@@ -21,6 +21,8 @@ _STYLES = {
     Verdict.MISMATCH: "bold red",
     Verdict.NOT_ON_ASSIGNED_INDEX: "bold red",
     Verdict.UNVERIFIABLE: "yellow",
+    Verdict.ACCEPTED: "cyan",
+    Verdict.UNOWNED: "bold red",
 }
 
 
@@ -122,12 +124,48 @@ def passthrough(result: PassthroughResult, output: Output) -> None:
         output.err(result.stderr.rstrip("\n"))
 
 
-def audit(report: AuditReport, output: Output, as_json: bool) -> None:
-    """``spip audit``'s table (rich) or JSON."""
-    if as_json:
-        output.out(json.dumps(report.to_json(), indent=2, sort_keys=True))
+def _size(count: int) -> str:
+    value = float(count)
+    for unit in ("B", "KB", "MB"):
+        if value < 1000:
+            return f"{count} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} GB"
+
+
+def audit_summary(report: AuditReport) -> str:
+    """The summary line: counts per verdict, what was checked, what was downloaded."""
+    counts = report.summary()
+    packages = ", ".join(f"{n} {v}" for v, n in counts["packages"].items()) or "none"
+    files = ", ".join(f"{n} {v}" for v, n in counts["files"].items()) or "none"
+    pth = [f for f in report.files if f.kind is FileKind.PTH]
+    running = sum(1 for f in pth if f.executes)
+    transfer = report.transfer
+    return (
+        f"{len(report.packages)} distributions: {packages}; file findings: {files}; "
+        f"{len(pth)} .pth ({running} run code); checked {report.checked.files} files, "
+        f"{report.checked.bytecode} bytecode, {report.checked.scripts} in scripts; "
+        f"downloaded {_size(transfer.total_bytes)} (ranges: {_size(transfer.range_bytes)} in "
+        f"{transfer.range_requests} requests; whole wheels: {transfer.downloads}, "
+        f"{_size(transfer.download_bytes)}); {len(report.exposures)} exposed names"
+    )
+
+
+def audit(report: AuditReport, output: Output, fmt: str) -> None:
+    """``spip audit``'s table (rich), JSON, SARIF or CycloneDX."""
+    if fmt != "table":
+        from pipx_secure.audit import formats
+
+        if fmt == "sarif":
+            document = formats.sarif(report)
+        elif fmt == "cyclonedx":
+            document = formats.cyclonedx(report)
+        else:
+            document = report.to_json()
+        output.out(json.dumps(document, indent=2, sort_keys=True))
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console(
@@ -147,6 +185,13 @@ def audit(report: AuditReport, output: Output, as_json: bool) -> None:
             output.scrub(why),
         )
     console.print(table)
+    for finding in report.files:
+        if finding.verdict is Verdict.VERIFIED and finding.kind is not FileKind.PTH:
+            continue
+        owners = ", ".join(finding.owners) or "no owner"
+        style = _STYLES[finding.verdict]
+        text = f"{finding.kind.value} {finding.path} ({owners}): {finding.reason}"
+        console.print(f"[{style}]{finding.verdict.value}[/] {escape(output.scrub(text))}")
     for exposure in report.exposures:
         level = "[bold red]EXPOSED[/]" if exposure.higher else "[yellow]exposed[/]"
         console.print(
@@ -156,11 +201,9 @@ def audit(report: AuditReport, output: Output, as_json: bool) -> None:
         )
     for forwarding in report.forwarding:
         console.print(f"[bold red]FORWARDING[/] {output.scrub(forwarding.message)}")
-    bad = sum(1 for p in report.packages if not p.verdict.ok)
-    console.print(
-        f"{len(report.packages)} distributions: {len(report.packages) - bad} verified, "
-        f"{bad} findings; {len(report.exposures)} exposed names"
-    )
+    for note in report.notes:
+        output.err(f"spip: note: {note}")
+    console.print(audit_summary(report))
 
 
 def init(result: InitResult, output: Output) -> None:

@@ -14,7 +14,9 @@ from pipx_secure.commands.init import InitSettings
 from pipx_secure.commands.install import InstallSettings
 from pipx_secure.commands.lock import LockSettings
 from pipx_secure.commands.sync import SyncSettings
+from pipx_secure.errors import UsageError
 from pipx_secure.install.pipargs import Backend, PipOptions
+from pipx_secure.model.accept import parse_accept
 from pipx_secure.resolve.finder import BinaryPolicy
 from pipx_secure.resolve.fromlock import Choice
 from pipx_secure.resolve.settings import ResolveSettings
@@ -120,9 +122,28 @@ def check_settings(args: argparse.Namespace) -> CheckSettings:
     return CheckSettings(files=tuple(args.files), map_path=args.map, online=args.online)
 
 
+def audit_format(args: argparse.Namespace) -> str:
+    """``--format``, with ``--json`` as its short form (they may not disagree)."""
+    if args.json and args.format not in (None, "json"):
+        raise UsageError(f"--json and --format {args.format} disagree", hint="pass one of them")
+    return "json" if args.json else str(args.format or "table")
+
+
 def audit_settings(args: argparse.Namespace) -> AuditSettings:
-    """``spip audit``'s namespace as settings."""
-    return AuditSettings(map_path=args.map, python=args.python, exposure=not args.no_exposure)
+    """``spip audit``'s namespace as settings (a malformed ``--accept``: exit 2)."""
+    accept = []
+    for raw in args.accept:
+        try:
+            accept.append(parse_accept(raw, "--accept"))
+        except ValueError as exc:
+            raise UsageError(f"--accept: {exc}", hint="use NAME or NAME==VERSION") from None
+    return AuditSettings(
+        map_path=args.map,
+        python=args.python,
+        exposure=not args.no_exposure,
+        accept=tuple(accept),
+        full_download=args.full_download,
+    )
 
 
 def explain_settings(args: argparse.Namespace) -> ExplainSettings:

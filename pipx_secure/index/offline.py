@@ -17,6 +17,7 @@ from packaging.utils import NormalizedName
 
 from pipx_secure.errors import IndexError_
 from pipx_secure.index.cache import ArtifactCache
+from pipx_secure.index.ranges import ByteRange
 from pipx_secure.index.transport import expected_digest
 from pipx_secure.model.hashes import Digest
 from pipx_secure.model.simple_api import FileLink, ProjectPage
@@ -61,6 +62,12 @@ class OfflineTransport:
     def fetch_url(self, url: str, expected: Digest, dest: Path, what: str) -> None:
         """Refused: direct URLs need the network."""
         raise self._refuse(what)
+
+    def read_range(
+        self, index: Index, link: FileLink, first: int, last: int | None
+    ) -> ByteRange | None:
+        """Refused: ranges need the index."""
+        raise self._refuse(f"reading {link.filename}", index)
 
     def check_access(self, index: Index) -> None:
         """Refused."""

@@ -25,6 +25,7 @@ from pipx_secure.config.credentials import CredentialStore
 from pipx_secure.errors import IndexError_, IntegrityError
 from pipx_secure.index.cache import ArtifactCache
 from pipx_secure.index.http import HttpSettings, Requester, bounded_body
+from pipx_secure.index.ranges import ByteRange, RangeError, parse_content_range
 from pipx_secure.index.tls import TrustSettings, TrustStore
 from pipx_secure.model.hashes import CHUNK, Digest, best_expected, verify_bytes
 from pipx_secure.model.redact import RedactedUrl
@@ -50,6 +51,12 @@ class Transport(Protocol):
 
     def fetch_url(self, url: str, expected: Digest, dest: Path, what: str) -> None:
         """Download a direct URL (no credentials) to ``dest``, checked against ``expected``."""
+
+    def read_range(
+        self, index: Index, link: FileLink, first: int, last: int | None
+    ) -> ByteRange | None:
+        """Bytes ``first..last`` of ``link``'s file (``first`` < 0: the last ``-first`` bytes);
+        None when the server ignores ranges.  Not hash-checked: the caller says so."""
 
     def check_access(self, index: Index) -> None:
         """Fetch the index root; raises AuthError on 401/403."""
@@ -189,6 +196,29 @@ class HttpTransport:
     def check_access(self, index: Index) -> None:
         """Fetch the index root; raises AuthError on 401/403."""
         self.requester.get("files", index, index.url, what="the index root").close()
+
+    def read_range(
+        self, index: Index, link: FileLink, first: int, last: int | None
+    ) -> ByteRange | None:
+        """One range of ``link``'s file (RFC 9110 §14); None unless the server answers 206."""
+        spec = f"bytes={first}" if first < 0 else f"bytes={first}-{'' if last is None else last}"
+        what = f"{link.filename} ({spec})"
+        headers = {"Range": spec, "Accept-Encoding": "identity"}
+        response = self.requester.get(
+            "files", index, link.url, headers=headers, stream=True, what=what
+        )
+        try:
+            if response.status_code != 206:
+                return None
+            wanted = -first if first < 0 else (last or first) - first + 1
+            body = bounded_body(response, index, what, max(wanted, 1))
+            try:
+                start, total = parse_content_range(response.headers.get("Content-Range"), len(body))
+            except RangeError:
+                return None
+        finally:
+            response.close()
+        return ByteRange(start, body, total)
 
     # -- artifacts --------------------------------------------------------------------------
     def download(self, index: Index, link: FileLink) -> Path:

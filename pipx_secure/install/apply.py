@@ -23,7 +23,7 @@ from pipx_secure.install.preparer import LocalArtifact
 from pipx_secure.install.provenance import record_digest, write_provenance
 from pipx_secure.install.shadowing import check_shadowing
 from pipx_secure.install.target import probe
-from pipx_secure.install.wheelhouse import install_wheels
+from pipx_secure.install.wheelhouse import WheelFile, install_wheels
 from pipx_secure.install.workspace import Workspace
 from pipx_secure.model.environment import TargetEnvironment
 from pipx_secure.model.plan import Pin, Plan
@@ -74,7 +74,7 @@ def apply(
     after: TargetEnvironment | None = None
     if not (options.target_dir or options.user):
         after = probe(target.python, workspace.cache, workspace.processes)
-        record_provenance(after, to_install, workspace.local)
+        record_provenance(after, to_install, workspace.local, wheels)
         record_direct_urls(after, to_install, workspace.local)
     if parallel_compile:
         after = after or probe(target.python, workspace.cache, workspace.processes)
@@ -99,14 +99,20 @@ def record_direct_urls(
 
 
 def record_provenance(
-    after: TargetEnvironment, pins: Sequence[Pin], local: Mapping[NormalizedName, LocalArtifact]
+    after: TargetEnvironment,
+    pins: Sequence[Pin],
+    local: Mapping[NormalizedName, LocalArtifact],
+    wheels: Sequence[WheelFile] = (),
 ) -> None:
-    """Write where each installed distribution came from (read by ``spip audit``)."""
+    """Write where each installed distribution came from (read by ``spip audit``); for a
+    distribution built from an sdist, also the wheel spip built (audit compares with it)."""
+    built = {w.name: w for w in wheels if w.digest.algorithm == "sha256"}
     entries = []
     for pin in pins:
         if pin.name in local:
             continue  # local projects have no index provenance
         location: Path | None = after.locations.get(pin.name)
+        from_sdist = not pin.filename.endswith(".whl") and pin.name in built
         entries.append(
             ProvenanceEntry(
                 name=pin.name,
@@ -116,6 +122,8 @@ def record_provenance(
                 filename=pin.filename,
                 sha256=pin.digest.hexdigest if pin.digest.algorithm == "sha256" else "",
                 record_sha256=record_digest(location / "RECORD") if location else None,
+                wheel_filename=built[pin.name].path.name if from_sdist else None,
+                wheel_sha256=built[pin.name].digest.hexdigest if from_sdist else None,
             )
         )
     # A read-only prefix: the install stands; audit will verify against the index instead.

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from packaging.utils import canonicalize_name
 
 from pipx_secure.errors import SourceMapError
+from pipx_secure.model.accept import AcceptRule, parse_accept
 from pipx_secure.model.redact import RedactedUrl, strip_userinfo
 from pipx_secure.model.sourcemap import (
     DEFAULT_INDEX_NAME,
@@ -41,7 +42,7 @@ _HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?$")
 _KEY = re.compile(r"""^\s*(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|([A-Za-z0-9_.-]+))\s*=""")
 #: The location of the default index that comes from pip's own configuration.
 PIP_CONFIGURATION = "pip configuration"
-_TOP_KEYS = ("default", "strict", "indexes", "packages", "direct-urls", "environments")
+_TOP_KEYS = ("default", "strict", "indexes", "packages", "direct-urls", "environments", "audit")
 _INDEX_KEYS = ("url", "username", "ca-bundle", "client-cert", "file-hosts")
 
 
@@ -322,6 +323,20 @@ def _environments(top: Table) -> tuple[str, ...]:
     return markers
 
 
+def _audit_accept(top: Table) -> tuple[AcceptRule, ...]:
+    """``[audit] accept = ["name", "name==1.0"]``: distributions the audit may accept."""
+    audit = top.table("audit", "'audit' must be a table", '[audit]\naccept = ["name"]')
+    audit.only(("accept",), " in [audit]")
+    hint = 'e.g. accept = ["acme-legacy", "internal-tool==2.1"]'
+    rules = []
+    for raw in audit.strings("accept", "'accept' must be a list of NAME or NAME==VERSION", hint):
+        try:
+            rules.append(parse_accept(raw, audit.where("accept")))
+        except ValueError as exc:
+            raise audit.fail("accept", f"invalid accept entry: {exc}", hint) from None
+    return tuple(rules)
+
+
 def parse_source_map(
     data: Mapping[str, Any],
     *,
@@ -356,4 +371,5 @@ def parse_source_map(
         direct_hosts=_direct_urls(top),
         environments=_environments(top),
         where_environments=top.where("environments"),
+        audit_accept=_audit_accept(top),
     )

@@ -16,3 +16,6 @@ class ProvenanceEntry:
     filename: str
     sha256: str
     record_sha256: str | None = None
+    #: For a distribution spip built from an sdist: the wheel it built and installed.
+    wheel_filename: str | None = None
+    wheel_sha256: str | None = None

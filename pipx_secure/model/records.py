@@ -64,3 +64,64 @@ def parse_record(text: str) -> list[RecordEntry]:
 def python_sources(entries: Sequence[RecordEntry]) -> list[str]:
     """The ``.py`` paths a RECORD lists (relative to its site directory)."""
     return [e.path for e in entries if e.path.endswith(".py")]
+
+
+#: dist-info files an installer writes or rewrites; the wheel's copy never matches them.
+INSTALLER_FILES = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"})
+#: The ``.data/<scheme>/`` directories of a wheel (PEP 427) and where each is installed.
+DATA_SCHEMES = {"purelib": "site", "platlib": "site", "data": "data", "scripts": "scripts"}
+
+
+def installed_place(wheel_path: str) -> tuple[str, str]:
+    """Where a wheel's RECORD path is installed: (root, path relative to that root).
+
+    The root is ``site`` (the site directory), ``data``, ``scripts`` or ``headers`` for the
+    ``<name>.data/<scheme>/`` members of PEP 427; every other path is relative to the site
+    directory, as RECORD paths are.
+    """
+    top, sep, rest = wheel_path.partition("/")
+    if sep and top.endswith(".data"):
+        scheme, _, inner = rest.partition("/")
+        return DATA_SCHEMES.get(scheme, "headers"), inner
+    return "site", wheel_path
+
+
+def is_installer_file(path: str) -> bool:
+    """Whether ``path`` is a dist-info file the installer writes (RECORD, INSTALLER...)."""
+    top, _, leaf = path.partition("/")
+    return top.endswith(".dist-info") and leaf in INSTALLER_FILES
+
+
+def bytecode_name(filename: str) -> tuple[str, str, int] | None:
+    """``mod.cpython-311.opt-1.pyc`` -> (``mod``, ``cpython-311``, 1); None if not PEP 3147."""
+    if not filename.endswith(".pyc"):
+        return None
+    parts = filename[: -len(".pyc")].split(".")
+    optimize = 0
+    if len(parts) >= 3 and parts[-1].startswith("opt-") and parts[-1][4:] in ("1", "2"):
+        optimize = int(parts[-1][4:])
+        parts = parts[:-1]
+    if len(parts) < 2 or not parts[0] or not parts[-1]:
+        return None
+    return ".".join(parts[:-1]), parts[-1], optimize
+
+
+def pth_executes(text: str) -> bool:
+    """Whether a ``.pth`` file has a line the site module executes (``import`` lines)."""
+    return any(line.startswith(("import ", "import\t")) for line in text.splitlines())
+
+
+def entry_point_scripts(text: str) -> frozenset[str]:
+    """The script names an ``entry_points.txt`` declares (console and GUI scripts)."""
+    names: set[str] = set()
+    section = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1].strip()
+            continue
+        if section in ("console_scripts", "gui_scripts") and "=" in line:
+            names.add(line.split("=", 1)[0].strip())
+    return frozenset(names)

@@ -23,6 +23,9 @@ File format (``spip.toml``, or the same keys under ``[tool.spip]`` in ``pyprojec
     [direct-urls]               # optional: ``name @ URL`` allowed from these hosts only
     "acme-tool" = ["git.example.internal"]
 
+    [audit]                     # optional: distributions ``spip audit`` may accept unverified
+    accept = ["acme-legacy", "internal-tool==2.1"]
+
 This module holds the routing values and the one routing decision, :meth:`SourceMap.index_for`.
 The TOML form is validated by :mod:`pipx_secure.model.maptoml` (pure); finding and reading the
 file is :mod:`pipx_secure.config.mapfile`.  Exact rules beat patterns; between patterns the
@@ -44,6 +47,7 @@ from typing import NewType, Protocol
 from packaging.utils import NormalizedName, canonicalize_name
 
 from pipx_secure.errors import PolicyError, SourceMapError
+from pipx_secure.model.accept import AcceptRule
 from pipx_secure.model.redact import RedactedUrl, origin_of
 
 IndexName = NewType("IndexName", str)
@@ -208,6 +212,7 @@ class SourceMap:
     """PEP 508 markers ``spip lock`` locks for (``environments = [...]``); empty: the target."""
     where_environments: str = ""
     """Where ``environments`` is written (``spip.toml:3 [environments]``), for errors."""
+    audit_accept: tuple[AcceptRule, ...] = ()
     _exact: Mapping[str, Rule] = field(default_factory=dict, repr=False, compare=False)
     _by_prefix: Mapping[str, tuple[Rule, ...]] = field(
         default_factory=dict, repr=False, compare=False

@@ -209,3 +209,47 @@ def test_record_rewritten_with_the_file_is_still_caught(
     core = next(p for p in report["packages"] if p["name"] == "acme-core")
     assert code == 1 and core["verdict"] == "mismatch"
     assert core["files"] == ["acme_core/__init__.py"]
+
+
+def test_distribution_spip_built_is_verified_against_the_wheel_it_built(
+    world: World, env: dict[str, str], venv: Path, spip_map: Path
+) -> None:
+    import base64
+    import hashlib
+
+    result = run_spip(["install", "--map", str(spip_map), "--python", str(venv), "acme-built"], env)
+    assert result.returncode == 0, result.stderr
+    provenance_file = venv.parent.parent / "spip-provenance.json"
+    recorded = json.loads(provenance_file.read_text())["packages"]["acme-built"]
+    assert recorded["filename"].endswith(".tar.gz") and recorded["wheel_filename"].endswith(".whl")
+    code, report = audit(env, spip_map, venv, "--no-exposure")
+    built = next(p for p in report["packages"] if p["name"] == "acme-built")
+    assert code == 0, report
+    assert (built["verdict"], built["record_source"]) == ("installed-by-spip", "built-wheel")
+    assert built["sha256"] == recorded["wheel_sha256"]
+    # Today's attacker rewrites the file, its RECORD line and spip's provenance: the wheel
+    # spip built still says what the file was.
+    site = site_packages(venv)
+    module = site / "acme_built" / "__init__.py"
+    evil = module.read_text() + "import os  # backdoor\n"
+    module.write_text(evil)
+    digest = base64.urlsafe_b64encode(hashlib.sha256(evil.encode()).digest()).rstrip(b"=")
+    record = next(site.glob("acme_built-*.dist-info")) / "RECORD"
+    record.write_text(
+        "\n".join(
+            f"acme_built/__init__.py,sha256={digest.decode()},{len(evil)}"
+            if line.startswith("acme_built/__init__.py,")
+            else line
+            for line in record.read_text().splitlines()
+        )
+        + "\n"
+    )
+    provenance = json.loads(provenance_file.read_text())
+    provenance["packages"]["acme-built"]["record_sha256"] = hashlib.sha256(
+        record.read_bytes()
+    ).hexdigest()
+    provenance_file.write_text(json.dumps(provenance))
+    code, report = audit(env, spip_map, venv, "--no-exposure")
+    built = next(p for p in report["packages"] if p["name"] == "acme-built")
+    assert code == 1 and built["verdict"] == "mismatch"
+    assert built["files"] == ["acme_built/__init__.py"]

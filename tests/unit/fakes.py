@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
@@ -31,6 +32,7 @@ from pipx_secure.commands.context import Services, SilentReporter
 from pipx_secure.config.credentials import CredentialStore
 from pipx_secure.errors import IntegrityError
 from pipx_secure.index.cache import ArtifactCache
+from pipx_secure.index.ranges import ByteRange
 from pipx_secure.index.seal import Sealer
 from pipx_secure.install.builder import Builder
 from pipx_secure.install.process import Completed, Processes
@@ -117,6 +119,7 @@ class FakeTransport:
         self.closed = 0
         self.opened = 0
         self.anonymous_opened = 0
+        self.ranges = True
 
     # -- configuration ------------------------------------------------------------------
     def serve_other_bytes(self, filename: str, data: bytes) -> None:
@@ -233,6 +236,18 @@ class FakeTransport:
     def check_access(self, index: Index) -> None:
         self._record(index, "access", "")
 
+    def read_range(
+        self, index: Index, link: FileLink, first: int, last: int | None
+    ) -> ByteRange | None:
+        """A range of the file, as an index that supports ranges answers (None: no support)."""
+        self._record(index, "range", link.filename)
+        if not self.ranges:
+            return None
+        data = self._file(index, link.filename).read_bytes()
+        start = max(0, len(data) + first) if first < 0 else first
+        end = len(data) - 1 if first < 0 or last is None else min(last, len(data) - 1)
+        return ByteRange(start, data[start : end + 1], len(data))
+
     def submit(self, function: Callable[..., T], *args: Any) -> Future[T]:
         future: Future[T] = Future()
         try:
@@ -261,6 +276,8 @@ class Call:
 def _kind(argv: Sequence[str]) -> str:
     if "-c" in argv:
         script = argv[argv.index("-c") + 1]
+        if "spip-audit-target" in script:
+            return "audit"
         if "sys_tags" in script:
             return "probe"
         if "py_compile" in script:
@@ -333,11 +350,37 @@ class FakeProcesses(Processes):
         if kind == "compile":
             files = json.loads(input or "[]")
             return Completed(argv, 0, json.dumps({"compiled": len(files), "failed": 0}), "")
+        if kind == "audit":
+            return Completed(argv, 0, json.dumps(self._audit(json.loads(input or "{}"))), "")
         if kind == "pip-install":
             return self._pip_install(argv)
         if kind == "pip-uninstall":
             return self._pip_uninstall(argv)
         return Completed(argv, 127, "", f"fake: cannot run {argv[0]}")
+
+    def _audit(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The audit's target script, answered in this process (it is spip's own code)."""
+        from pipx_secure.audit import target_script
+
+        if request.get("op") == "bytecode":
+            items = request["items"]
+            return {"results": {i[0]: target_script.compare_one(i[0], i[1], i[2]) for i in items}}
+        if request.get("op") != "probe":
+            return {"error": "fake: not a virtual environment"}
+        facts = self.facts()
+        return {
+            **facts,
+            "base_executable": facts["executable"],
+            "site_dirs": [str(self.site)],
+            "paths": {
+                "purelib": str(self.site),
+                "platlib": str(self.site),
+                "scripts": str(self.prefix / "bin"),
+                "data": str(self.prefix),
+            },
+            "cache_tag": sys.implementation.cache_tag,
+            "venv": None,
+        }
 
     def _pip_install(self, argv: tuple[str, ...]) -> Completed:
         # The requirements file is a temporary file: read it now, while it exists.
