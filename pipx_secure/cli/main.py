@@ -7,6 +7,7 @@ codes documented in ``errors.EXIT_CODES``; nothing below this module prints.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import os
 import sys
@@ -23,8 +24,13 @@ from pipx_secure.errors import SpipError, UsageError
 
 def _services(args: argparse.Namespace, output: Output) -> Services:
     verbose = getattr(args, "verbose", 0)
-    services = Services.create(reporter=output, echo=output.child_line if verbose else None)
+    services = Services.create(
+        reporter=output,
+        echo=output.child_line if verbose else None,
+        network=flags.network_options(args),
+    )
     output.secrets = services.credentials.secrets
+    output.cleanup.append(services.close)
     return services
 
 
@@ -192,16 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     output = Output()
     try:
-        if arguments and arguments[0] in PASSTHROUGH and not {"-h", "--help"} & set(arguments):
-            return cmd_passthrough(passthrough_args(arguments), output)
-        parser = build_parser()
-        args = parser.parse_args(arguments)
-        if not args.command:
-            parser.print_help()
-            return 2
-        output.quiet = getattr(args, "quiet", 0)
-        output.verbose = getattr(args, "verbose", 0)
-        return COMMANDS[args.command](args, output)
+        return _dispatch(arguments, output)
     except SpipError as exc:
         output.err(f"spip: error: {exc.render()}")
         return exc.exit_code
@@ -209,9 +206,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         output.err("spip: interrupted; nothing was installed unless pip had already started")
         return 130
     except Exception as exc:  # an unexpected bug: one line, no traceback unless asked
-        if os.environ.get("SPIP_DEBUG"):
+        if os.environ.get("SPIP_DEBUG") or "--debug" in arguments:
             raise
         output.err(
             f"spip: internal error: {type(exc).__name__}: {exc} (set SPIP_DEBUG=1 for details)"
         )
         return 70
+    finally:
+        for cleanup in output.cleanup:
+            cleanup()
+
+
+def _dispatch(arguments: list[str], output: Output) -> int:
+    if arguments and arguments[0] in PASSTHROUGH and not {"-h", "--help"} & set(arguments):
+        return cmd_passthrough(passthrough_args(arguments), output)
+    parser = build_parser()
+    args = parser.parse_args(arguments)
+    if not args.command:
+        parser.print_help()
+        return 2
+    output.quiet = getattr(args, "quiet", 0)
+    output.verbose = getattr(args, "verbose", 0)
+    if getattr(args, "no_color", False) or getattr(args, "progress_bar", "on") == "off":
+        output.plain = True
+    try:
+        return COMMANDS[args.command](args, output)
+    except BrokenPipeError:
+        # The reader went away (``spip ... | head``): end quietly, as a shell tool does.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141

@@ -28,6 +28,8 @@ class Output:
         self.environ = os.environ if environ is None else environ
         self.quiet = quiet
         self.verbose = 0
+        self.plain = False  # --no-color or --progress-bar off: no spinner, no colour
+        self.cleanup: list[Callable[[], None]] = []
         self.secrets = secrets
         self.extra_secrets: list[str] = []
 
@@ -58,7 +60,12 @@ class Output:
     @contextlib.contextmanager
     def status(self, text: str) -> Iterator[None]:
         """A spinner on a terminal; nothing in a pipe, with -q, or under TERM=dumb."""
-        if self.quiet or not sys.stderr.isatty() or self.environ.get("TERM") == "dumb":
+        if (
+            self.quiet
+            or self.plain
+            or not sys.stderr.isatty()
+            or self.environ.get("TERM") == "dumb"
+        ):
             yield
             return
         from rich.console import Console

@@ -12,12 +12,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from pipx_secure import __version__
-from pipx_secure.cli.options import (
-    INSTALL_OPTIONS,
-    LOCK_OPTIONS,
-    REFUSED_ON_COMMAND_LINE,
-    SYNC_OPTIONS,
-)
+from pipx_secure.cli.options import LOCK_OPTIONS, SYNC_OPTIONS
+from pipx_secure.cli.pip_install import BY_NAME, PIP_INSTALL, Support
 from pipx_secure.commands.passthrough import PASSTHROUGH
 from pipx_secure.errors import UsageError
 from pipx_secure.model.reqline import REFUSED_OPTIONS
@@ -38,19 +34,16 @@ class _Refuse(argparse.Action):
         values: str | Sequence[Any] | None,
         option_string: str | None = None,
     ) -> None:
-        raise UsageError(
-            f"option {option_string} is refused by spip",
-            hint=REFUSED_OPTIONS[str(option_string)],
-        )
+        option = BY_NAME.get(str(option_string))
+        reason = option.note if option is not None else REFUSED_OPTIONS[str(option_string)]
+        raise UsageError(f"option {option_string} is refused by spip", hint=reason)
+
+
+_MAP_HELP = "source map (default: spip.toml or [tool.spip] in pyproject.toml, searched upward)"
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--map",
-        metavar="FILE",
-        type=Path,
-        help="source map (default: spip.toml or [tool.spip] in pyproject.toml, searched upward)",
-    )
+    parser.add_argument("--map", metavar="FILE", type=Path, help=_MAP_HELP)
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more output")
     parser.add_argument("-q", "--quiet", action="count", default=0, help="less output")
 
@@ -75,12 +68,22 @@ def _install(sub: Any) -> None:
         "installs offline from verified, hash-pinned artifacts.",
         allow_abbrev=False,
     )
-    _common(install)
-    _files(install)
-    for flags, kwargs in INSTALL_OPTIONS:
-        install.add_argument(*flags, **kwargs)
-    for option in REFUSED_ON_COMMAND_LINE:
-        install.add_argument(option, action=_Refuse, nargs="?", help=argparse.SUPPRESS)
+    install.add_argument("--map", metavar="FILE", type=Path, help=_MAP_HELP)
+    install.add_argument("requirements", nargs="*", metavar="REQ", help="requirement specifiers")
+    for option in PIP_INSTALL:
+        if option.arg.get("action") == "help":
+            continue
+        if option.support is Support.REFUSED:
+            install.add_argument(*option.names, action=_Refuse, nargs="?", help=argparse.SUPPRESS)
+        else:
+            install.add_argument(*option.names, help=option.note, **option.arg)
+    install.add_argument(
+        "--installer",
+        choices=("pip", "uv"),
+        default=None,
+        help="spip's own: the program that installs the verified wheelhouse, pip (default) or "
+        "uv; both run offline over the same verified, hash-pinned wheels",
+    )
 
 
 def _auth(sub: Any) -> None:
@@ -275,6 +278,18 @@ def _passthrough(sub: Any) -> None:
         passthrough.add_argument("pip_args", nargs=argparse.REMAINDER)
 
 
+def _version() -> str:
+    import platform
+    import sys
+
+    from pip import __version__ as pip_version
+
+    return (
+        f"spip {__version__} (pip {pip_version}, Python {platform.python_version()} at "
+        f"{sys.executable})"
+    )
+
+
 def build_parser() -> Parser:
     """The argument parser of ``spip``."""
     parser = Parser(
@@ -283,7 +298,7 @@ def build_parser() -> Parser:
         "the source map assigns to its name, and only from there.",
         allow_abbrev=False,
     )
-    parser.add_argument("--version", action="version", version=f"spip {__version__}")
+    parser.add_argument("-V", "--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     _install(sub)
     _init(sub)

@@ -62,12 +62,57 @@ class SilentReporter:
 TransportFactory = Callable[["CredentialStore | None", ArtifactCache, bool], "Transport"]
 
 
-def _http_transport(
+@dataclass(frozen=True)
+class NetworkOptions:
+    """pip's network, cache and credential options, mapped onto spip's own settings."""
+
+    timeout: float | None = None
+    retries: int | None = None
+    proxy: str | None = None
+    no_proxy_env: bool = False
+    cert: Path | None = None
+    client_cert: Path | None = None
+    keyring: bool = True
+    cache_dir: Path | None = None
+    no_cache: bool = False
+
+
+def _http_transport(environ: Mapping[str, str], network: NetworkOptions) -> TransportFactory:
+    def make(
+        credentials: CredentialStore | None, cache: ArtifactCache, http_cache: bool
+    ) -> Transport:
+        from dataclasses import replace
+
+        from pipx_secure.index.http import HttpSettings
+        from pipx_secure.index.tls import TrustSettings
+        from pipx_secure.index.transport import HttpTransport  # the HTTP stack, when used
+
+        settings = HttpSettings.from_environ(environ)
+        settings = replace(
+            settings,
+            connect_timeout=network.timeout or settings.connect_timeout,
+            read_timeout=network.timeout or settings.read_timeout,
+            retries=settings.retries if network.retries is None else network.retries,
+            proxy=network.proxy,
+            no_proxy_env=network.no_proxy_env,
+        )
+        trust = TrustSettings.from_environ(environ)
+        trust = replace(
+            trust,
+            extra_ca=(*trust.extra_ca, *([network.cert] if network.cert else [])),
+            default_client_cert=network.client_cert,
+        )
+        return HttpTransport(
+            credentials, cache, settings, http_cache=http_cache, trust_settings=trust
+        )
+
+    return make
+
+
+def _no_transport(
     credentials: CredentialStore | None, cache: ArtifactCache, http_cache: bool
 ) -> Transport:
-    from pipx_secure.index.transport import HttpTransport  # the HTTP stack, only when used
-
-    return HttpTransport(credentials, cache, http_cache=http_cache)
+    raise RuntimeError("Services without a transport factory")  # pragma: no cover
 
 
 @dataclass
@@ -80,7 +125,8 @@ class Services:
     credentials: CredentialStore
     processes: Processes
     reporter: Reporter = field(default_factory=SilentReporter)
-    transport_factory: TransportFactory = _http_transport
+    transport_factory: TransportFactory = _no_transport
+    cleanup: list[Path] = field(default_factory=list)
 
     @classmethod
     def create(
@@ -89,11 +135,20 @@ class Services:
         *,
         reporter: Reporter | None = None,
         echo: OutputSink | None = None,
+        network: NetworkOptions | None = None,
     ) -> Services:
         """The real services for this process (``echo`` streams children's output, ``-v``)."""
+        import tempfile
+
         env = dict(os.environ if environ is None else environ)
-        cache_dir = default_cache_dir(env)
-        credentials = CredentialStore(env)
+        network = network or NetworkOptions()
+        cleanup = []
+        if network.no_cache:
+            cache_dir = Path(tempfile.mkdtemp(prefix="spip-cache-"))
+            cleanup.append(cache_dir)
+        else:
+            cache_dir = network.cache_dir or default_cache_dir(env)
+        credentials = CredentialStore(env, use_keyring=network.keyring)
         reporter = reporter or SilentReporter()
         cache = ArtifactCache(cache_dir, Sealer(default_key_file(env)), warn=reporter.note)
         cache.check_permissions()
@@ -104,7 +159,16 @@ class Services:
             credentials=credentials,
             processes=Processes(env, credentials.secrets, echo=echo),
             reporter=reporter,
+            transport_factory=_http_transport(env, network),
+            cleanup=cleanup,
         )
+
+    def close(self) -> None:
+        """Remove what this run made for itself only (a throwaway cache)."""
+        import shutil
+
+        for path in self.cleanup:
+            shutil.rmtree(path, ignore_errors=True)
 
     def transport(self, *, http_cache: bool = True) -> Transport:
         """A transport that sends each index its own credentials."""

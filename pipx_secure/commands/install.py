@@ -11,19 +11,19 @@ from typing import TYPE_CHECKING
 from packaging.utils import canonicalize_name
 
 from pipx_secure.commands.context import Services
-from pipx_secure.errors import UsageError
+from pipx_secure.commands.install_target import Described, choose_target, gather
 from pipx_secure.install.pipargs import PipOptions
 from pipx_secure.model.environment import TargetEnvironment
 from pipx_secure.model.plan import Pin, Plan
 from pipx_secure.model.reqfile import parse_requirement_files
-from pipx_secure.model.reqline import RequirementLine, RequirementSet, merge, parse_cli_requirement
+from pipx_secure.model.reqline import RequirementLine, RequirementSet
 from pipx_secure.model.sourcemap import SourceMap
 from pipx_secure.resolve.roots import constraints_map, requirements_to_reqs
 from pipx_secure.resolve.settings import ResolveSettings
 from pipx_secure.resolve.sources import classify
 
 if TYPE_CHECKING:
-    from pipx_secure.install.workspace import Workspace
+    from pipx_secure.install.workspace import BuildOptions, Workspace
     from pipx_secure.resolve.planner import Resolution
 
 
@@ -43,6 +43,14 @@ class InstallSettings:
     pip: PipOptions = field(default_factory=PipOptions)
     require_hashes: bool = False
     quiet: int = 0
+    build_constraint_files: tuple[Path, ...] = ()
+    scripts: tuple[Path, ...] = ()
+    groups: tuple[str, ...] = ()
+    only_deps: bool = False
+    src: Path | None = None
+    config_settings: tuple[tuple[str, str], ...] = ()
+    require_virtualenv: bool = False
+    described: Described = field(default_factory=Described)
 
 
 @dataclass(frozen=True)
@@ -55,16 +63,6 @@ class InstallResult:
     fast_path: bool = False
     dry_run: bool = False
     report_text: str | None = None
-
-
-def _inputs(settings: InstallSettings, cwd: Path) -> RequirementSet:
-    files = parse_requirement_files(settings.requirement_files, settings.constraint_files)
-    lines = [parse_cli_requirement(r, cwd=cwd) for r in settings.requirements]
-    lines += [parse_cli_requirement(e, cwd=cwd, editable=True) for e in settings.editables]
-    combined = merge(files, RequirementSet(tuple(lines), (), ()))
-    if not combined.requirements:
-        raise UsageError("no requirements given", hint="spip install NAME, or -r FILE")
-    return combined
 
 
 def _file_options(settings: InstallSettings, combined: RequirementSet) -> InstallSettings:
@@ -85,9 +83,13 @@ def _fast_path(
     if (
         settings.resolve.upgrade
         or settings.pip.force_reinstall
+        or settings.pip.ignore_installed
+        or settings.pip.elsewhere
+        or settings.report is not None
+        or settings.require_hashes
+        or settings.only_deps
         or combined.constraints
-        or settings.pip.target_dir
-        or settings.pip.user
+        or any(line.hashes for line in combined.requirements)
         or any(classify(line, source_map) for line in combined.requirements)
     ):
         return False
@@ -98,55 +100,112 @@ def _fast_path(
     return already_satisfied(reqs, target, source_map, read_provenance(target.prefix))
 
 
+def _build_options(settings: InstallSettings, target: TargetEnvironment) -> BuildOptions:
+    from pipx_secure.install.workspace import BuildOptions
+
+    config: dict[str, str | list[str]] = {}
+    for key, value in settings.config_settings:
+        previous = config.get(key)
+        if previous is None:
+            config[key] = value
+        else:
+            config[key] = [*(previous if isinstance(previous, list) else [previous]), value]
+    build_constraints = parse_requirement_files((), settings.build_constraint_files)
+    return BuildOptions(
+        config_settings=config,
+        constraints=constraints_map(build_constraints.constraints, target.markers),
+        src_dir=settings.src,
+    )
+
+
+def _only_dependencies(resolution: Resolution) -> Resolution:
+    """``--only-deps``: the plan without the requested projects themselves."""
+    from pipx_secure.resolve.planner import Resolution as Made
+
+    pins = tuple(p for p in resolution.plan.pins if not p.requested)
+    kept = {p.name for p in pins}
+    candidates = {n: c for n, c in resolution.candidates.items() if n in kept}
+    return Made(Plan(pins), candidates)
+
+
 def run(settings: InstallSettings, services: Services) -> InstallResult:
     """Resolve through the map, fetch and verify everything, then install offline."""
     source_map = services.load_map(settings.map_path)
-    combined = _inputs(settings, services.cwd)
+    combined = gather(
+        services.cwd,
+        settings.requirements,
+        settings.requirement_files,
+        settings.constraint_files,
+        editables=settings.editables,
+        scripts=settings.scripts,
+        groups=settings.groups,
+    )
     settings = _file_options(settings, combined)
-    target = services.target(settings.python)
-    sources = [s for s in (classify(line, source_map) for line in combined.requirements) if s]
+    target = choose_target(
+        services,
+        settings.python,
+        settings.pip,
+        settings.described,
+        require_virtualenv=settings.require_virtualenv,
+    )
     if _fast_path(settings, combined, target, source_map):
         return InstallResult(fast_path=True)
     # The HTTP stack is imported only now: a satisfied no-op never loads it.
-    from pipx_secure.install.apply import apply
-    from pipx_secure.install.hashcheck import check_user_hashes
     from pipx_secure.install.workspace import Workspace
 
-    started = time.perf_counter()
     transport = services.transport()
-    workspace = Workspace(source_map, target, transport, services.cache, services.processes)
+    workspace = Workspace(
+        source_map,
+        target,
+        transport,
+        services.cache,
+        services.processes,
+        _build_options(settings, target),
+    )
     try:
-        reqs = requirements_to_reqs(combined.requirements, target.markers, source_map)
-        reqs += workspace.add_sources(sources)
-        with services.reporter.status(
-            f"Resolving {len(reqs)} requirement(s) through {source_map.origin}"
-        ):
-            resolution = workspace.resolve(
-                reqs, constraints_map(combined.constraints, target.markers), settings.resolve
-            )
-        plan = resolution.plan
-        indexes = ", ".join(sorted({p.index for p in plan.pins})) or "no index"
-        if not settings.quiet:
-            services.reporter.note(
-                f"resolved {len(plan.pins)} package(s) from {indexes} in "
-                f"{time.perf_counter() - started:.2f}s"
-            )
-        check_user_hashes(
-            workspace, resolution, combined.requirements, require=settings.require_hashes
-        )
-        report_text = _report(settings, workspace, resolution, target, combined.requirements)
-        if settings.dry_run:
-            _to_install, satisfied = plan.changes(
-                target.installed, reinstall=settings.pip.force_reinstall
-            )
-            return InstallResult(plan, (), satisfied, dry_run=True, report_text=report_text)
-        with services.reporter.status("Fetching, verifying and installing"):
-            outcome = apply(
-                workspace, resolution, settings.pip, reinstall=settings.pip.force_reinstall
-            )
+        return _resolve_and_apply(settings, services, workspace, combined)
     finally:
         workspace.close()
         transport.close()
+
+
+def _resolve_and_apply(
+    settings: InstallSettings, services: Services, workspace: Workspace, combined: RequirementSet
+) -> InstallResult:
+    from pipx_secure.install.apply import apply
+    from pipx_secure.install.hashcheck import check_user_hashes
+
+    started = time.perf_counter()
+    target, source_map = workspace.target, workspace.source_map
+    sources = [s for s in (classify(line, source_map) for line in combined.requirements) if s]
+    reqs = requirements_to_reqs(combined.requirements, target.markers, source_map)
+    reqs += workspace.add_sources(sources)
+    with services.reporter.status(
+        f"Resolving {len(reqs)} requirement(s) through {source_map.origin}"
+    ):
+        resolution = workspace.resolve(
+            reqs,
+            constraints_map(combined.constraints, target.markers),
+            settings.resolve,
+            installed_preferred=not settings.pip.ignore_installed,
+        )
+    if settings.only_deps:
+        resolution = _only_dependencies(resolution)
+    plan = resolution.plan
+    if not settings.quiet:
+        indexes = ", ".join(sorted({p.index for p in plan.pins})) or "no index"
+        services.reporter.note(
+            f"resolved {len(plan.pins)} package(s) from {indexes} in "
+            f"{time.perf_counter() - started:.2f}s"
+        )
+    check_user_hashes(workspace, resolution, combined.requirements, require=settings.require_hashes)
+    reinstall = settings.pip.force_reinstall or settings.pip.ignore_installed
+    to_install, satisfied = plan.changes(target.installed, reinstall=reinstall)
+    report_text = _report(settings, workspace, resolution, to_install, combined.requirements)
+    if settings.dry_run:
+        return InstallResult(plan, (), satisfied, dry_run=True, report_text=report_text)
+    with services.reporter.status("Fetching, verifying and installing"):
+        outcome = apply(workspace, resolution, settings.pip, reinstall=reinstall)
     return InstallResult(plan, outcome.installed, outcome.satisfied, report_text=report_text)
 
 
@@ -154,7 +213,7 @@ def _report(
     settings: InstallSettings,
     workspace: Workspace,
     resolution: Resolution,
-    target: TargetEnvironment,
+    to_install: tuple[Pin, ...],
     lines: tuple[RequirementLine, ...],
 ) -> str | None:
     """pip's installation report (``--report FILE``, or its text for ``--report -``)."""
@@ -171,9 +230,9 @@ def _report(
         c.link.filename for c in resolution.candidates.values() if c.link.yanked is not None
     )
     report = installation_report(
-        resolution.plan,
+        Plan(to_install),  # pip's report lists what it would install: written even if nothing
         raw_metadata=workspace.metadata.raw,
-        environment=target.markers,
+        environment=workspace.target.markers,
         yanked=yanked,
         requested_extras=extras,
     )

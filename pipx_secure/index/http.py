@@ -50,6 +50,8 @@ class HttpSettings:
     retries: int = 3
     backoff: float = 0.25
     workers: int = 16
+    proxy: str | None = None  # pip's --proxy: for every request, instead of the environment's
+    no_proxy_env: bool = False  # pip's --no-proxy-env
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> HttpSettings:
@@ -327,8 +329,7 @@ class Requester:
                 headers=headers,
                 stream=stream,
                 allow_redirects=False,
-                # HTTP(S)_PROXY / NO_PROXY from the environment, decided per URL.
-                proxies=requests.utils.get_environ_proxies(url, no_proxy=None),
+                proxies=self._proxies(url),
                 timeout=(self.settings.connect_timeout, self.settings.read_timeout),
                 verify=True,
             )
@@ -341,6 +342,14 @@ class Requester:
                 hint="check the URL in the source map and your network; spip retried "
                 f"{self.settings.retries} times",
             ) from None
+
+    def _proxies(self, url: str) -> dict[str, str]:
+        """``--proxy`` for everything, else HTTP(S)_PROXY / NO_PROXY decided per URL."""
+        if self.settings.proxy:
+            return {"http": self.settings.proxy, "https": self.settings.proxy}
+        if self.settings.no_proxy_env:
+            return {}
+        return dict(requests.utils.get_environ_proxies(url, no_proxy=None))
 
     def _check_redirect(
         self, index: Index, current: str, target: str, what: str, same_origin_only: bool

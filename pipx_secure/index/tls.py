@@ -32,6 +32,7 @@ class TrustSettings:
     extra_ca: tuple[Path, ...] = ()
     pip_index_url: str | None = None
     pip_client_cert: Path | None = None
+    default_client_cert: Path | None = None  # pip's --client-cert: every index without its own
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> TrustSettings:
@@ -77,7 +78,7 @@ class TrustStore:
         own = (scheme, host, port) == index.origin or host in index.file_hosts
         if not own:
             return ("system",)
-        client = index.client_cert
+        client = index.client_cert or self.settings.default_client_cert
         pip_url = self.settings.pip_index_url
         if client is None and pip_url and origin_of(pip_url) == index.origin:
             client = self.settings.pip_client_cert

@@ -52,7 +52,9 @@ class Builder:
         cache: ArtifactCache,
         resolve_build: BuildResolver,
         processes: Processes,
+        config_settings: Mapping[str, str | list[str]] | None = None,
     ) -> None:
+        self.config_settings = dict(config_settings or {})
         self.target = target
         self.cache = cache
         self.resolve_build = resolve_build
@@ -161,11 +163,14 @@ class Builder:
 
         try:
             project = ProjectBuilder.from_isolated_env(env, source, runner=runner)
-            extra = [Requirement(r) for r in sorted(project.get_requires_for_build(distribution))]
+            settings = self.config_settings or None
+            asked = project.get_requires_for_build(distribution, settings)
+            extra = [Requirement(r) for r in sorted(asked)]
             if extra:
                 more = [*system.requires, *extra]
                 self._install(env, more, f"backend requirements of {what}", depth)
-            return Path(project.build(distribution, str(work / "dist")))
+            out = str(work / "dist")
+            return Path(project.build(distribution, out, settings))
         except (BuildBackendException, OSError) as exc:
             tail = _tail(log)
             raise BuildError(

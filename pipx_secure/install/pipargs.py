@@ -37,6 +37,16 @@ class PipOptions:
     user: bool = False
     compile: bool = True
     backend: Backend = Backend.PIP
+    prefix: str | None = None
+    root: str | None = None
+    ignore_installed: bool = False
+    extra: tuple[str, ...] = ()
+    """Flags that only shape pip's own behaviour (``--no-warn-script-location``, ``--log F``)."""
+
+    @property
+    def elsewhere(self) -> bool:
+        """Whether the install goes somewhere other than the interpreter's own site."""
+        return bool(self.target_dir or self.user or self.prefix or self.root)
 
 
 @dataclass(frozen=True)
@@ -97,13 +107,27 @@ def build_pip_install_args(
     ]
     if options.force_reinstall:
         argv.append("--force-reinstall")
-    if options.target_dir:
-        argv += ["--target", options.target_dir]
-    if options.user:
-        argv.append("--user")
+    argv += _location(options)
+    if options.ignore_installed:
+        argv.append("--ignore-installed")
     if not options.compile:
         argv.append("--no-compile")
+    argv += list(options.extra)
     argv += ["-q"] * options.quiet + ["-v"] * options.verbose
+    return argv
+
+
+def _location(options: PipOptions) -> list[str]:
+    argv = []
+    for flag, value in (
+        ("--target", options.target_dir),
+        ("--prefix", options.prefix),
+        ("--root", options.root),
+    ):
+        if value:
+            argv += [flag, value]
+    if options.user:
+        argv.append("--user")
     return argv
 
 
@@ -151,6 +175,8 @@ def build_uv_install_args(
         argv.append("--reinstall")
     if options.target_dir:
         argv += ["--target", options.target_dir]
+    if options.prefix:
+        argv += ["--prefix", options.prefix]
     if options.user:
         argv.append("--user")
     if options.compile:

@@ -44,8 +44,14 @@ class LocalPreparer:
     """Builds, downloads and clones for local sources, in a private work directory."""
 
     def __init__(
-        self, transport: Transport, builder: Builder, processes: Processes, workdir: Path
+        self,
+        transport: Transport,
+        builder: Builder,
+        processes: Processes,
+        workdir: Path,
+        src_dir: Path | None = None,
     ) -> None:
+        self.src_dir = src_dir
         self.transport = transport
         self.builder = builder
         self.processes = processes
@@ -79,6 +85,9 @@ class LocalPreparer:
     def checkout(self, repository: str, revision: str, location: str) -> tuple[Path, str]:
         """``git clone`` (after ``--``) and ``git checkout REVISION``; returns the commit."""
         checkout = self._fresh("git")
+        if self.src_dir is not None:  # pip's --src: checkouts are kept there
+            self.src_dir.mkdir(parents=True, exist_ok=True)
+            checkout = self.src_dir / checkout.name
         clone = self.processes.run(
             ["git", "clone", "--quiet", "--", repository, str(checkout)], ChildKind.GIT
         )

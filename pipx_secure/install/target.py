@@ -36,18 +36,22 @@ from pipx_secure.index.cache import ArtifactCache
 from pipx_secure.install.process import ChildKind, Processes
 from pipx_secure.model.environment import TargetEnvironment
 
-PROBE_VERSION = 2
+PROBE_VERSION = 3
 _PROBE = r"""
-import json, sys
+import json, site, sys, sysconfig
 own_path = [p for p in sys.path]
 sys.path.insert(0, sys.argv[1])
 from packaging import markers, tags
+paths = sysconfig.get_paths()
 print(json.dumps({
     "executable": sys.executable,
     "markers": markers.default_environment(),
     "tags": [str(t) for t in tags.sys_tags()],
     "sys_path": own_path,
     "prefix": sys.prefix,
+    "scheme": {k: paths[k] for k in ("purelib", "platlib", "scripts", "data")},
+    "user_site": site.getusersitepackages(),
+    "virtualenv": sys.prefix != getattr(sys, "base_prefix", sys.prefix),
 }))
 """
 _HEADER_END = re.compile(r"\r?\n\r?\n")
@@ -61,14 +65,18 @@ class InterpreterFacts:
     tags: tuple[Tag, ...]
     sys_path: tuple[str, ...]
     prefix: Path
+    scheme: Mapping[str, str]
+    user_site: str
+    virtualenv: bool
 
     @classmethod
     def from_json(cls, data: Any) -> InterpreterFacts:
         """Validate the probe's JSON; ValueError when its shape is wrong."""
         if not isinstance(data, dict):
             raise ValueError("probe output is not an object")
-        markers, tags, sys_path, prefix = (
-            data.get(k) for k in ("markers", "tags", "sys_path", "prefix")
+        markers, tags, sys_path, prefix, scheme, user_site, virtualenv = (
+            data.get(k)
+            for k in ("markers", "tags", "sys_path", "prefix", "scheme", "user_site", "virtualenv")
         )
         if not (
             isinstance(markers, dict)
@@ -78,6 +86,10 @@ class InterpreterFacts:
             and isinstance(sys_path, list)
             and all(isinstance(p, str) for p in sys_path)
             and isinstance(prefix, str)
+            and isinstance(scheme, dict)
+            and all(isinstance(v, str) for v in scheme.values())
+            and isinstance(user_site, str)
+            and isinstance(virtualenv, bool)
         ):
             raise ValueError("probe output has the wrong shape")
         return cls(
@@ -85,6 +97,9 @@ class InterpreterFacts:
             tags=tuple(next(iter(parse_tag(t))) for t in tags),
             sys_path=tuple(sys_path),
             prefix=Path(prefix),
+            scheme=dict(scheme),
+            user_site=user_site,
+            virtualenv=virtualenv,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -94,6 +109,9 @@ class InterpreterFacts:
             "tags": [str(t) for t in self.tags],
             "sys_path": list(self.sys_path),
             "prefix": str(self.prefix),
+            "scheme": dict(self.scheme),
+            "user_site": self.user_site,
+            "virtualenv": self.virtualenv,
         }
 
 
@@ -273,4 +291,33 @@ def probe(
         prefix=facts.prefix,
         locations=found.locations,
         requires=found.requires,
+        scheme=facts.scheme,
+        user_site=facts.user_site,
+        virtualenv=facts.virtualenv,
     )
+
+
+def site_dirs_for(
+    target: TargetEnvironment,
+    *,
+    target_dir: str | None = None,
+    prefix: str | None = None,
+    root: str | None = None,
+    user: bool = False,
+) -> tuple[str, ...] | None:
+    """Where an install with pip's location options puts packages (None: the usual site)."""
+    if target_dir:
+        return (os.path.abspath(target_dir),)
+    if user:
+        return (target.user_site,)
+    if not (prefix or root):
+        return None
+    dirs = []
+    for key in ("purelib", "platlib"):
+        path = Path(target.scheme[key])
+        if prefix:
+            path = Path(os.path.abspath(prefix)) / os.path.relpath(path, target.prefix)
+        if root:
+            path = Path(os.path.abspath(root)) / str(path).lstrip(os.sep)
+        dirs.append(str(path))
+    return tuple(dict.fromkeys(dirs))

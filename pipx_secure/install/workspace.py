@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -36,6 +37,15 @@ from pipx_secure.resolve.settings import ResolveSettings
 from pipx_secure.resolve.sources import LocalSource
 
 
+@dataclass(frozen=True)
+class BuildOptions:
+    """How local builds run: backend settings, build constraints, where checkouts go."""
+
+    config_settings: Mapping[str, str | list[str]] = field(default_factory=dict)
+    constraints: Mapping[NormalizedName, SpecifierSet] = field(default_factory=dict)
+    src_dir: Path | None = None
+
+
 class Workspace:
     """Resolution and fetching for one target environment, routed through one source map."""
 
@@ -46,17 +56,23 @@ class Workspace:
         transport: Transport,
         cache: ArtifactCache,
         processes: Processes,
+        build: BuildOptions | None = None,
     ) -> None:
+        self.build = build or BuildOptions()
         self.source_map = source_map
         self.target = target
         self.transport = transport
         self.cache = cache
         self.processes = processes
         self.pages = RoutedPages(source_map, transport)
-        self.builder = Builder(target, cache, self._resolve_build, processes)
+        self.builder = Builder(
+            target, cache, self._resolve_build, processes, self.build.config_settings
+        )
         self.metadata = ArtifactMetadata(transport, cache, self.builder)
         self._workdir = Path(tempfile.mkdtemp(prefix="spip-local-"))
-        self.preparer = LocalPreparer(transport, self.builder, processes, self._workdir)
+        self.preparer = LocalPreparer(
+            transport, self.builder, processes, self._workdir, self.build.src_dir
+        )
         self.local: dict[NormalizedName, LocalArtifact] = {}
 
     def close(self) -> None:

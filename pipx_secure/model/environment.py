@@ -32,6 +32,10 @@ class TargetEnvironment:
     prefix: Path
     locations: Mapping[NormalizedName, Path] = field(default_factory=dict)
     requires: Mapping[NormalizedName, tuple[str, ...]] = field(default_factory=dict)
+    scheme: Mapping[str, str] = field(default_factory=dict)
+    """sysconfig paths (purelib, platlib, scripts, data) of the interpreter."""
+    user_site: str = ""
+    virtualenv: bool = False
 
     @property
     def python_version(self) -> Version:

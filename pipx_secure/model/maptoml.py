@@ -20,6 +20,7 @@ from packaging.utils import canonicalize_name
 
 from pipx_secure.errors import SourceMapError
 from pipx_secure.model.accept import AcceptRule, parse_accept
+from pipx_secure.model.cooldown import parse_moment
 from pipx_secure.model.redact import RedactedUrl, strip_userinfo
 from pipx_secure.model.sourcemap import (
     DEFAULT_INDEX_NAME,
@@ -43,7 +44,7 @@ _KEY = re.compile(r"""^\s*(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|([A-Za-z0-9_.-]+))\s*
 #: The location of the default index that comes from pip's own configuration.
 PIP_CONFIGURATION = "pip configuration"
 _TOP_KEYS = ("default", "strict", "indexes", "packages", "direct-urls", "environments", "audit")
-_INDEX_KEYS = ("url", "username", "ca-bundle", "client-cert", "file-hosts")
+_INDEX_KEYS = ("url", "username", "ca-bundle", "client-cert", "file-hosts", "exclude-newer")
 
 
 def _toml_path(header: str) -> str:
@@ -189,12 +190,22 @@ def _index(name: str, spec: Table, base_dir: Path | None) -> Index:
     client_cert = _path(spec.string("client-cert", f"index {name!r}: 'client-cert'"), base_dir)
     hosts = spec.strings("file-hosts", f"index {name!r}: 'file-hosts' must be a list of host names")
     clean = url.replace(f"{parts.username}@", "", 1) if parts.username else url
+    newer = spec.string("exclude-newer", f"index {name!r}: 'exclude-newer'")
+    try:
+        exclude_newer = parse_moment(newer) if newer else None
+    except ValueError:
+        raise spec.fail(
+            "exclude-newer",
+            f"index {name!r}: 'exclude-newer' is neither a timestamp nor a duration",
+            hint='e.g. exclude-newer = "7 days" or "2026-11-01T00:00:00Z"',
+        ) from None
     return Index(
         name=IndexName(name),
         url=clean if clean.endswith("/") else clean + "/",
         username=username,
         ca_bundle=ca_bundle,
         client_cert=client_cert,
+        exclude_newer=exclude_newer,
         file_hosts=tuple(sorted(h.lower() for h in hosts)),
         location=spec.where("url"),
     )

@@ -39,6 +39,7 @@ import fnmatch
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from enum import Enum
 from functools import lru_cache
 from pathlib import Path
@@ -98,6 +99,8 @@ class Index:
     location: str = ""
     is_default: bool = False
     client_cert: Path | None = None
+    exclude_newer: datetime | timedelta | None = None
+    """Files uploaded later (a timestamp, or a duration before now) are no candidates."""
 
     @property
     def auth(self) -> AuthMode:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -17,7 +18,8 @@ from packaging.tags import Tag
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
-from pipx_secure.errors import IntegrityError
+from pipx_secure.errors import IntegrityError, PolicyError
+from pipx_secure.model.cooldown import upload_time
 from pipx_secure.model.filenames import Distribution, parse_filename
 from pipx_secure.model.simple_api import FileLink, ProjectPage
 from pipx_secure.model.sourcemap import Index
@@ -84,6 +86,25 @@ def _python_refusal(link: FileLink, python_version: Version) -> str | None:
 _Table = dict[Version, tuple[tuple[int, int], FileLink]]
 
 
+def _check_upload_times(page: ProjectPage, index: Index) -> None:
+    if page.files and all(link.upload_time is None for link in page.files):
+        raise PolicyError(
+            f"index {index.name} ({index.redacted}) publishes no upload time for "
+            f"{page.name!r} (PEP 700), so the release-age cooldown cannot be applied to it",
+            hint=f"remove `exclude-newer` from [indexes.{index.name}] (or --uploaded-prior-to), "
+            "or serve PEP 691 JSON pages with upload-time",
+        )
+
+
+def _too_new(link: FileLink, uploaded_before: datetime) -> str | None:
+    uploaded = upload_time(link.upload_time)
+    if uploaded is None:
+        return "no upload time (PEP 700) to check against the cooldown"
+    if uploaded > uploaded_before:
+        return f"uploaded {link.upload_time}, after {uploaded_before.isoformat()}"
+    return None
+
+
 def _candidates(
     page: ProjectPage, index: Index, table: _Table, policy: BinaryPolicy
 ) -> tuple[Candidate, ...]:
@@ -103,8 +124,16 @@ def evaluate_page(
     python_version: Version,
     tag_priority: Mapping[Tag, int],
     policy: BinaryPolicy = BinaryPolicy.ANY,
+    ignore_requires_python: bool = False,
+    uploaded_before: datetime | None = None,
 ) -> Evaluation:
-    """Choose the best file of each version on ``page`` for the target."""
+    """Choose the best file of each version on ``page`` for the target.
+
+    ``uploaded_before``: files uploaded later are skipped (PEP 700); a page that gives no
+    upload time for any file cannot honour it and is refused.
+    """
+    if uploaded_before is not None:
+        _check_upload_times(page, index)
     best: _Table = {}
     best_yanked: _Table = {}
     skipped: list[tuple[str, str]] = list(page.rejected)
@@ -117,7 +146,9 @@ def evaluate_page(
         if dist.name != page.name:
             skipped.append((link.filename, f"belongs to project {dist.name}"))
             continue
-        refusal = _python_refusal(link, python_version)
+        refusal = None if ignore_requires_python else _python_refusal(link, python_version)
+        if refusal is None and uploaded_before is not None:
+            refusal = _too_new(link, uploaded_before)
         rank = _rank(link, dist, policy, tag_priority) if refusal is None else refusal
         if isinstance(rank, str):
             skipped.append((link.filename, rank))

@@ -74,6 +74,10 @@ def resolve(
         upgrade=_upgrade(settings, roots, target),
         local=roots.local,
         no_deps=settings.no_deps,
+        ignore_requires_python=settings.ignore_requires_python,
+        prereleases_for=settings.prereleases_for,
+        uploaded_prior_to=settings.uploaded_prior_to,
+        now=settings.now,
     )
     provider = RoutedProvider(pages, metadata, target, options)
     pages.prefetch(r.name for r in roots.requirements if r.name not in roots.local)

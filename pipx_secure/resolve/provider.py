@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from packaging.requirements import Requirement
@@ -19,7 +20,9 @@ from packaging.version import Version
 from resolvelib import AbstractProvider
 
 from pipx_secure.errors import IntegrityError
+from pipx_secure.model.cooldown import cutoff
 from pipx_secure.model.environment import TargetEnvironment
+from pipx_secure.model.sourcemap import Index
 from pipx_secure.resolve.finder import BinaryPolicy, Evaluation, evaluate_page
 from pipx_secure.resolve.models import Candidate, Req
 from pipx_secure.resolve.protocols import MetadataSource, PageSource
@@ -47,6 +50,10 @@ class ProviderOptions:
     upgrade: frozenset[NormalizedName] = frozenset()
     local: Mapping[NormalizedName, Candidate] = field(default_factory=dict)
     no_deps: bool = False
+    ignore_requires_python: bool = False
+    prereleases_for: Mapping[NormalizedName, bool] = field(default_factory=dict)
+    uploaded_prior_to: datetime | None = None
+    now: datetime | None = None
 
 
 class RoutedProvider(AbstractProvider[Req, Candidate, str]):
@@ -72,15 +79,26 @@ class RoutedProvider(AbstractProvider[Req, Candidate, str]):
         found = self._evaluations.get(name)
         if found is None:
             page = self.pages.page(name)
+            index = self.pages.index_for(name)
             found = evaluate_page(
                 page,
-                self.pages.index_for(name),
+                index,
                 python_version=self.target.python_version,
                 tag_priority=self._tag_priority,
                 policy=self.options.policy_for.get(name, self.options.policy),
+                ignore_requires_python=self.options.ignore_requires_python,
+                uploaded_before=self._cutoff(index),
             )
             self._evaluations[name] = found
         return found
+
+    def _cutoff(self, index: Index) -> datetime | None:
+        """The latest upload time allowed for ``index``: --uploaded-prior-to, exclude-newer."""
+        moments = [self.options.uploaded_prior_to] if self.options.uploaded_prior_to else []
+        if index.exclude_newer is not None:
+            now = self.options.now or datetime.now(timezone.utc)
+            moments.append(cutoff(index.exclude_newer, now))
+        return min(moments) if moments else None
 
     def applies(self, requirement: Requirement, extras: Iterable[str] = ("",)) -> bool:
         """Whether ``requirement``'s marker holds on the target for any of ``extras``."""
@@ -138,7 +156,8 @@ class RoutedProvider(AbstractProvider[Req, Candidate, str]):
             return [local] if ok else []
         evaluation = self.evaluation(name)
         versions = [c.version for c in evaluation.candidates]
-        prereleases = True if self.options.allow_prereleases else None
+        chosen = self.options.prereleases_for.get(name)
+        prereleases = chosen if chosen is not None else self.options.allow_prereleases or None
         allowed = set(combined.filter(versions, prereleases=prereleases))
         found = [c for c in evaluation.candidates if c.version in allowed and c.version not in bad]
         if pinned:

@@ -332,6 +332,14 @@ class FakeProcesses(Processes):
             "tags": list(TAGS),
             "sys_path": [str(self.site)],
             "prefix": str(self.prefix),
+            "scheme": {
+                "purelib": str(self.site),
+                "platlib": str(self.site),
+                "scripts": str(self.prefix / "bin"),
+                "data": str(self.prefix),
+            },
+            "user_site": str(self.prefix / "user-site"),
+            "virtualenv": True,
         }
 
     def _spawn(
