@@ -133,6 +133,7 @@ def choose_target(
         prefix=options.prefix,
         root=options.root,
         user=options.user,
+        user_base=services.environ.get("PYTHONUSERBASE"),
     )
     if dirs is None:
         return target

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipx_secure.errors import InputError
 from pipx_secure.model.redact import origin_of
 from pipx_secure.model.sourcemap import Index
 
@@ -108,7 +109,13 @@ class TrustStore:
             for extra in self.settings.extra_ca:
                 context.load_verify_locations(str(extra))
         if client:
-            context.load_cert_chain(client)
+            try:
+                context.load_cert_chain(client)
+            except (ssl.SSLError, OSError) as exc:
+                raise InputError(
+                    f"the client certificate {client} cannot be loaded: {exc}",
+                    hint="give a PEM file holding the certificate and its private key",
+                ) from None
         return context
 
 

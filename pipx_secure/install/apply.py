@@ -72,7 +72,7 @@ def apply(
             hint="everything was fetched and verified; pip itself refused (run with -v)",
         )
     after: TargetEnvironment | None = None
-    if not (options.target_dir or options.user):
+    if not options.elsewhere:
         after = probe(target.python, workspace.cache, workspace.processes)
         record_provenance(after, to_install, workspace.local, wheels)
         record_direct_urls(after, to_install, workspace.local)

@@ -108,7 +108,8 @@ def build_pip_install_args(
     if options.force_reinstall:
         argv.append("--force-reinstall")
     argv += _location(options)
-    if options.ignore_installed:
+    if options.ignore_installed or options.prefix or options.root or options.user:
+        # spip judged what is installed there; pip would look at the interpreter's own site.
         argv.append("--ignore-installed")
     if not options.compile:
         argv.append("--no-compile")

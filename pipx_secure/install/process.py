@@ -98,7 +98,10 @@ def child_env(
     env["PIP_CONFIG_FILE"] = os.devnull
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     env["PIP_NO_INPUT"] = "1"
-    if not user_site:
+    if user_site:  # a --user install: the user's choice of user base is kept
+        if environ.get("PYTHONUSERBASE"):
+            env["PYTHONUSERBASE"] = environ["PYTHONUSERBASE"]
+    else:
         env["PYTHONNOUSERSITE"] = "1"
     if kind is ChildKind.BUILD:
         env = _build_env(env)
@@ -157,6 +160,10 @@ def isolation_prefix() -> tuple[list[str], str]:
 _ISOLATION: tuple[list[str], str] | None = None
 
 
+#: Children whose output ``-v`` streams (the others answer spip, not the user).
+_STREAMED = frozenset({ChildKind.PIP, ChildKind.UV, ChildKind.BUILD, ChildKind.GIT, ChildKind.VENV})
+
+
 class Processes:
     """Starts children with the one environment policy; the only user of ``subprocess``."""
 
@@ -200,18 +207,19 @@ class Processes:
                 self._told = True
                 self.echo(f"spip: build backends run with {description}")
             argv = [*prefix, *argv]
-        return self._spawn(tuple(str(a) for a in argv), env, cwd, input, timeout, log)
+        return self._spawn(tuple(str(a) for a in argv), kind, env, cwd, input, timeout, log)
 
     def _spawn(
         self,
         argv: tuple[str, ...],
+        kind: ChildKind,
         env: dict[str, str],
         cwd: Path | str | None,
         input: str | None,
         timeout: float | None,
         log: Path | None,
     ) -> Completed:
-        if self.echo is not None or log is not None:
+        if log is not None or (self.echo is not None and kind in _STREAMED):
             return self._stream(argv, env, cwd, input, log)
         try:
             done = subprocess.run(

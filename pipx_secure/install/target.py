@@ -36,7 +36,7 @@ from pipx_secure.index.cache import ArtifactCache
 from pipx_secure.install.process import ChildKind, Processes
 from pipx_secure.model.environment import TargetEnvironment
 
-PROBE_VERSION = 3
+PROBE_VERSION = 4
 _PROBE = r"""
 import json, site, sys, sysconfig
 own_path = [p for p in sys.path]
@@ -51,6 +51,7 @@ print(json.dumps({
     "prefix": sys.prefix,
     "scheme": {k: paths[k] for k in ("purelib", "platlib", "scripts", "data")},
     "user_site": site.getusersitepackages(),
+    "user_base": site.getuserbase(),
     "virtualenv": sys.prefix != getattr(sys, "base_prefix", sys.prefix),
 }))
 """
@@ -67,6 +68,7 @@ class InterpreterFacts:
     prefix: Path
     scheme: Mapping[str, str]
     user_site: str
+    user_base: str
     virtualenv: bool
 
     @classmethod
@@ -74,10 +76,9 @@ class InterpreterFacts:
         """Validate the probe's JSON; ValueError when its shape is wrong."""
         if not isinstance(data, dict):
             raise ValueError("probe output is not an object")
-        markers, tags, sys_path, prefix, scheme, user_site, virtualenv = (
-            data.get(k)
-            for k in ("markers", "tags", "sys_path", "prefix", "scheme", "user_site", "virtualenv")
-        )
+        keys = ("markers", "tags", "sys_path", "prefix", "scheme", "user_site", "user_base")
+        markers, tags, sys_path, prefix, scheme, user_site, user_base = (data.get(k) for k in keys)
+        virtualenv = data.get("virtualenv")
         if not (
             isinstance(markers, dict)
             and all(isinstance(k, str) and isinstance(v, str) for k, v in markers.items())
@@ -89,6 +90,7 @@ class InterpreterFacts:
             and isinstance(scheme, dict)
             and all(isinstance(v, str) for v in scheme.values())
             and isinstance(user_site, str)
+            and isinstance(user_base, str)
             and isinstance(virtualenv, bool)
         ):
             raise ValueError("probe output has the wrong shape")
@@ -99,6 +101,7 @@ class InterpreterFacts:
             prefix=Path(prefix),
             scheme=dict(scheme),
             user_site=user_site,
+            user_base=user_base,
             virtualenv=virtualenv,
         )
 
@@ -111,6 +114,7 @@ class InterpreterFacts:
             "prefix": str(self.prefix),
             "scheme": dict(self.scheme),
             "user_site": self.user_site,
+            "user_base": self.user_base,
             "virtualenv": self.virtualenv,
         }
 
@@ -293,6 +297,7 @@ def probe(
         requires=found.requires,
         scheme=facts.scheme,
         user_site=facts.user_site,
+        user_base=facts.user_base,
         virtualenv=facts.virtualenv,
     )
 
@@ -304,11 +309,17 @@ def site_dirs_for(
     prefix: str | None = None,
     root: str | None = None,
     user: bool = False,
+    user_base: str | None = None,
 ) -> tuple[str, ...] | None:
-    """Where an install with pip's location options puts packages (None: the usual site)."""
+    """Where an install with pip's location options puts packages (None: the usual site).
+
+    ``user_base``: ``PYTHONUSERBASE``, which moves the user site.
+    """
     if target_dir:
         return (os.path.abspath(target_dir),)
     if user:
+        if user_base and target.user_base:
+            return (str(Path(user_base) / os.path.relpath(target.user_site, target.user_base)),)
         return (target.user_site,)
     if not (prefix or root):
         return None

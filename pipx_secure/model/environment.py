@@ -35,6 +35,7 @@ class TargetEnvironment:
     scheme: Mapping[str, str] = field(default_factory=dict)
     """sysconfig paths (purelib, platlib, scripts, data) of the interpreter."""
     user_site: str = ""
+    user_base: str = ""
     virtualenv: bool = False
 
     @property

@@ -35,7 +35,7 @@ from pipx_secure.index.cache import ArtifactCache
 from pipx_secure.index.ranges import ByteRange
 from pipx_secure.index.seal import Sealer
 from pipx_secure.install.builder import Builder
-from pipx_secure.install.process import Completed, Processes
+from pipx_secure.install.process import ChildKind, Completed, Processes
 from pipx_secure.install.target import probe
 from pipx_secure.install.wheelhouse import WheelFile
 from pipx_secure.model.environment import TargetEnvironment
@@ -339,12 +339,14 @@ class FakeProcesses(Processes):
                 "data": str(self.prefix),
             },
             "user_site": str(self.prefix / "user-site"),
+            "user_base": str(self.prefix / "user"),
             "virtualenv": True,
         }
 
     def _spawn(
         self,
         argv: tuple[str, ...],
+        child: ChildKind,
         env: dict[str, str],
         cwd: Path | str | None,
         input: str | None,
