@@ -12,6 +12,7 @@ import getpass
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from pipx_secure.cli import render
 from pipx_secure.cli import settings as flags
@@ -158,6 +159,47 @@ def cmd_passthrough(args: argparse.Namespace, output: Output) -> int:
     return result.returncode
 
 
+def cmd_fetch(args: argparse.Namespace, output: Output) -> int:
+    """``spip download`` / ``spip wheel``."""
+    from pipx_secure.commands import fetch
+
+    result = fetch.run(flags.fetch_settings(args), _services(args, output))
+    render.fetch(result, output, args.quiet)
+    return 0
+
+
+_OUTDATED = {"-o", "--outdated", "-u", "--uptodate"}
+
+
+def cmd_outdated(arguments: list[str], output: Output) -> int:
+    """``spip list -o/-u``: asked of each name's assigned index only."""
+    from pipx_secure.commands import outdated
+
+    parser = argparse.ArgumentParser(prog="spip list", add_help=False, allow_abbrev=False)
+    parser.add_argument("-o", "--outdated", action="store_true")
+    parser.add_argument("-u", "--uptodate", action="store_true")
+    parser.add_argument("--pre", action="store_true")
+    parser.add_argument("--python")
+    parser.add_argument("--map", type=Path)
+    parser.add_argument("--format", default="columns", choices=("columns", "json"))
+    args, unknown = parser.parse_known_args(arguments[1:])
+    if unknown:
+        raise UsageError(
+            f"spip list -o/-u does not take {' '.join(unknown)}",
+            hint="it takes --pre, --python, --map and --format columns|json",
+        )
+    settings = outdated.OutdatedSettings(
+        uptodate=args.uptodate,
+        pre=args.pre,
+        python=args.python,
+        map_path=args.map,
+        output_format=args.format,
+    )
+    result = outdated.run(settings, _services(argparse.Namespace(), output))
+    render.outdated(result, output, args.format)
+    return 0
+
+
 def passthrough_args(arguments: list[str]) -> argparse.Namespace:
     """``COMMAND [--python PY] ARGS...``: every argument but ``--python`` goes to pip."""
     command, rest = arguments[0], arguments[1:]
@@ -189,6 +231,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Output], int]] = {
     "explain": cmd_explain,
     "auth": cmd_auth,
     "init": cmd_init,
+    "download": cmd_fetch,
+    "wheel": cmd_fetch,
     **{name: cmd_passthrough for name in PASSTHROUGH},
 }
 
@@ -218,6 +262,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(arguments: list[str], output: Output) -> int:
+    if arguments and arguments[0] == "list" and _OUTDATED & set(arguments):
+        return cmd_outdated(arguments, output)
     if arguments and arguments[0] in PASSTHROUGH and not {"-h", "--help"} & set(arguments):
         return cmd_passthrough(passthrough_args(arguments), output)
     parser = build_parser()

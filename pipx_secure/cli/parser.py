@@ -264,6 +264,30 @@ def _init(sub: Any) -> None:
     )
 
 
+def _fetch(sub: Any) -> None:
+    for name, dest, help_text in (
+        ("download", ("-d", "--dest"), "download the artifacts, each from its assigned index"),
+        ("wheel", ("-w", "--wheel-dir"), "build wheels, every dependency from its index"),
+    ):
+        command = sub.add_parser(
+            name,
+            help=help_text,
+            description=f"Like `pip {name}`: the same routed resolution and verified downloads "
+            "as `spip install`; nothing is installed.",
+            allow_abbrev=False,
+        )
+        _common(command)
+        _files(command)
+        command.add_argument(*dest, dest="dest", type=Path, default=Path("."), metavar="DIR")
+        command.add_argument("--python", metavar="PYTHON")
+        for flag in ("--no-deps", "--pre", "--prefer-binary"):
+            command.add_argument(flag, action="store_true")
+        for flag in ("--only-binary", "--no-binary", "--platform", "--abi"):
+            command.add_argument(flag, action="append", default=[])
+        command.add_argument("--python-version")
+        command.add_argument("--implementation")
+
+
 def _passthrough(sub: Any) -> None:
     for name, text in PASSTHROUGH.items():
         passthrough = sub.add_parser(
@@ -301,6 +325,7 @@ def build_parser() -> Parser:
     parser.add_argument("-V", "--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     _install(sub)
+    _fetch(sub)
     _init(sub)
     _passthrough(sub)
     _auth(sub)

@@ -9,9 +9,11 @@ from pipx_secure.cli.output import Output
 from pipx_secure.commands.auth import AuthResult
 from pipx_secure.commands.check import CheckReport
 from pipx_secure.commands.explain import ExplainResult
+from pipx_secure.commands.fetch import FetchResult
 from pipx_secure.commands.init import InitResult
 from pipx_secure.commands.install import InstallResult
 from pipx_secure.commands.lock import LockResult
+from pipx_secure.commands.outdated import OutdatedResult
 from pipx_secure.commands.passthrough import PassthroughResult
 from pipx_secure.commands.sync import SyncResult
 
@@ -226,3 +228,37 @@ def init(result: InitResult, output: Output) -> None:
         output.out(line)
     if result.check is not None:
         check(result.check, output, False, 0)
+
+
+def fetch(result: FetchResult, output: Output, quiet: int) -> None:
+    """``spip download`` / ``spip wheel``: each file written, with its sha256."""
+    if quiet:
+        return
+    for path, digest in result.files:
+        output.out(f"{path}  sha256:{digest}")
+
+
+def outdated(result: OutdatedResult, output: Output, output_format: str) -> None:
+    """``spip list -o/-u`` in pip's columns or JSON."""
+    for note in result.notes:
+        output.err(f"spip: note: {note}")
+    if output_format == "json":
+        rows = [
+            {
+                "name": r.name,
+                "version": str(r.version),
+                "latest_version": str(r.latest),
+                "latest_filetype": r.filetype,
+                "index": r.index,
+            }
+            for r in result.rows
+        ]
+        output.out(json.dumps(rows))
+        return
+    table = [("Package", "Version", "Latest", "Type", "Index")]
+    table += [(r.name, str(r.version), str(r.latest), r.filetype, r.index) for r in result.rows]
+    widths = [max(len(row[i]) for row in table) for i in range(5)]
+    for number, row in enumerate(table):
+        output.out(" ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        if number == 0:
+            output.out(" ".join("-" * width for width in widths))

@@ -13,6 +13,7 @@ from pipx_secure.commands.audit import AuditSettings
 from pipx_secure.commands.check import CheckSettings
 from pipx_secure.commands.context import NetworkOptions
 from pipx_secure.commands.explain import ExplainSettings
+from pipx_secure.commands.fetch import FetchSettings
 from pipx_secure.commands.init import InitSettings
 from pipx_secure.commands.install import InstallSettings
 from pipx_secure.commands.install_target import Described
@@ -258,4 +259,24 @@ def init_settings(args: argparse.Namespace) -> InitSettings:
         yes=args.yes,
         force=args.force,
         check_exposure=args.check_exposure,
+    )
+
+
+def fetch_settings(args: argparse.Namespace) -> FetchSettings:
+    """``spip download`` / ``spip wheel``'s namespace as settings."""
+    policy, per_name = binary_policy(args.only_binary, args.no_binary, args.prefer_binary)
+    return FetchSettings(
+        dest=args.dest,
+        wheels=args.command == "wheel",
+        requirements=tuple(args.requirements),
+        requirement_files=tuple(args.requirement),
+        constraint_files=tuple(args.constraint),
+        map_path=args.map,
+        python=args.python,
+        resolve=ResolveSettings(
+            pre=args.pre, policy=policy, policy_for=per_name, no_deps=args.no_deps
+        ),
+        described=Described(
+            tuple(args.platform), args.python_version, args.implementation, tuple(args.abi)
+        ),
     )

@@ -119,7 +119,7 @@ def choose_target(
                 "--platform, --python-version, --implementation and --abi need --target",
                 hint="as in pip: they describe another environment, installed into a directory",
             )
-        target = _described(services, python, described)
+        target = described_target(services, python, described)
     else:
         target = services.target(python)
         if require_virtualenv and not target.virtualenv:
@@ -143,7 +143,9 @@ def choose_target(
     )
 
 
-def _described(services: Services, python: str | None, described: Described) -> TargetEnvironment:
+def described_target(
+    services: Services, python: str | None, described: Described
+) -> TargetEnvironment:
     real = services.target(python)
     if described.implementation not in (None, "cp", "py"):
         raise UsageError(

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from pipx_secure.commands.context import Services
 from pipx_secure.install.pipargs import pip_command
-from pipx_secure.install.process import ChildKind
+from pipx_secure.install.process import REFUSING_PROXY, ChildKind
 
 PASSTHROUGH = {
     "uninstall": "uninstall packages from the target environment",
@@ -40,5 +40,8 @@ def run(settings: PassthroughSettings, services: Services) -> PassthroughResult:
 
     python = choose_python(settings.python, services.environ)
     argv = [*pip_command(python), settings.command, *settings.pip_args]
-    done = services.processes.run(argv, ChildKind.PIP)
+    # These commands need no index: make sure pip could not reach one even if it tried.
+    refusing = {"PIP_NO_INDEX": "1", "HTTP_PROXY": REFUSING_PROXY, "HTTPS_PROXY": REFUSING_PROXY}
+    refusing.update(http_proxy=REFUSING_PROXY, https_proxy=REFUSING_PROXY, NO_PROXY="", no_proxy="")
+    done = services.processes.run(argv, ChildKind.PIP, extra_env=refusing)
     return PassthroughResult(done.returncode, done.stdout, done.stderr)
