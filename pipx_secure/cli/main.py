@@ -222,6 +222,8 @@ def passthrough_args(arguments: list[str]) -> argparse.Namespace:
     return argparse.Namespace(command=command, python=python, pip_args=pip_args, verbose=0)
 
 
+INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Output], int]] = {
     "audit": cmd_audit,
     "lock": cmd_lock,
@@ -237,6 +239,21 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Output], int]] = {
 }
 
 
+def entry() -> None:
+    """The ``spip`` console script: :func:`main`, then exit.
+
+    After Ctrl-C the process ends at once: a download thread blocked on a silent server must
+    not hold the exit for its read timeout (what could be cleaned up already was).
+    """
+    code = main()
+    if code == INTERRUPTED:
+        with contextlib.suppress(OSError):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``spip`` console script."""
     arguments = list(sys.argv[1:] if argv is None else argv)
@@ -247,8 +264,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         output.err(f"spip: error: {exc.render()}")
         return exc.exit_code
     except KeyboardInterrupt:
+        output.stop_display()
         output.err("spip: interrupted; nothing was installed unless pip had already started")
-        return 130
+        return INTERRUPTED
     except Exception as exc:  # an unexpected bug: one line, no traceback unless asked
         if os.environ.get("SPIP_DEBUG") or "--debug" in arguments:
             raise
@@ -257,6 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 70
     finally:
+        output.stop_display()
         for cleanup in output.cleanup:
             cleanup()
 

@@ -23,6 +23,7 @@ from pipx_secure.model.environment import TargetEnvironment
 
 if TYPE_CHECKING:
     from pipx_secure.index.transport import Transport
+    from pipx_secure.install.workspace import BuildOptions, Workspace
     from pipx_secure.model.sourcemap import SourceMap
 
 
@@ -38,12 +39,28 @@ class Reporter(Protocol):
     def detail(self, text: str) -> None:
         """A line shown only with ``-v``."""
 
+    def step(self, text: str) -> None:
+        """What the current status is doing now (a package pinned, a build, pip running)."""
+
+    def http_decision(self, text: str) -> None:
+        """A request and what spip decided about it (``-vv``)."""
+
+    def download_started(self, name: str, total: int | None) -> None:
+        """A download began."""
+
+    def download_advanced(self, name: str, size: int) -> None:
+        """Bytes of a download arrived."""
+
+    def download_finished(self, name: str) -> None:
+        """A download ended."""
+
 
 class SilentReporter:
     """A reporter that shows nothing (tests, ``-q``)."""
 
     def __init__(self) -> None:
         self.notes: list[str] = []
+        self.http: list[str] = []
 
     def note(self, text: str) -> None:
         """Keep the note (tests read them)."""
@@ -57,6 +74,22 @@ class SilentReporter:
     def detail(self, text: str) -> None:
         """Keep the detail (tests read them)."""
         self.notes.append(text)
+
+    def step(self, text: str) -> None:
+        """Nothing to show."""
+
+    def http_decision(self, text: str) -> None:
+        """Keep it (tests read them)."""
+        self.http.append(text)
+
+    def download_started(self, name: str, total: int | None) -> None:
+        """Nothing to show."""
+
+    def download_advanced(self, name: str, size: int) -> None:
+        """Nothing to show."""
+
+    def download_finished(self, name: str) -> None:
+        """Nothing to show."""
 
 
 TransportFactory = Callable[["CredentialStore | None", ArtifactCache, bool], "Transport"]
@@ -77,7 +110,9 @@ class NetworkOptions:
     no_cache: bool = False
 
 
-def _http_transport(environ: Mapping[str, str], network: NetworkOptions) -> TransportFactory:
+def _http_transport(
+    environ: Mapping[str, str], network: NetworkOptions, reporter: Reporter
+) -> TransportFactory:
     def make(
         credentials: CredentialStore | None, cache: ArtifactCache, http_cache: bool
     ) -> Transport:
@@ -103,7 +138,12 @@ def _http_transport(environ: Mapping[str, str], network: NetworkOptions) -> Tran
             default_client_cert=network.client_cert,
         )
         return HttpTransport(
-            credentials, cache, settings, http_cache=http_cache, trust_settings=trust
+            credentials,
+            cache,
+            settings,
+            http_cache=http_cache,
+            trust_settings=trust,
+            progress=reporter,
         )
 
     return make
@@ -159,7 +199,7 @@ class Services:
             credentials=credentials,
             processes=Processes(env, credentials.secrets, echo=echo),
             reporter=reporter,
-            transport_factory=_http_transport(env, network),
+            transport_factory=_http_transport(env, network, reporter),
             cleanup=cleanup,
         )
 
@@ -169,6 +209,20 @@ class Services:
 
         for path in self.cleanup:
             shutil.rmtree(path, ignore_errors=True)
+
+    def workspace(
+        self,
+        source_map: SourceMap,
+        target: TargetEnvironment,
+        transport: Transport,
+        build: BuildOptions | None = None,
+    ) -> Workspace:
+        """A workspace for ``target`` that tells this run's reporter what it is doing."""
+        from pipx_secure.install.workspace import Workspace
+
+        workspace = Workspace(source_map, target, transport, self.cache, self.processes, build)
+        workspace.step = self.reporter.step
+        return workspace
 
     def transport(self, *, http_cache: bool = True) -> Transport:
         """A transport that sends each index its own credentials."""

@@ -55,7 +55,6 @@ def _target(settings: FetchSettings, services: Services) -> TargetEnvironment:
 
 def run(settings: FetchSettings, services: Services) -> FetchResult:
     """Resolve through the map, download and verify (and build for ``wheel``), copy out."""
-    from pipx_secure.install.workspace import Workspace
 
     source_map = services.load_map(settings.map_path)
     combined = gather(
@@ -63,7 +62,7 @@ def run(settings: FetchSettings, services: Services) -> FetchResult:
     )
     target = _target(settings, services)
     transport = services.transport()
-    workspace = Workspace(source_map, target, transport, services.cache, services.processes)
+    workspace = services.workspace(source_map, target, transport)
     try:
         sources = [s for s in (classify(line, source_map) for line in combined.requirements) if s]
         reqs = requirements_to_reqs(combined.requirements, target.markers, source_map)

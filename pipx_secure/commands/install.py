@@ -151,17 +151,9 @@ def run(settings: InstallSettings, services: Services) -> InstallResult:
     if _fast_path(settings, combined, target, source_map):
         return InstallResult(fast_path=True)
     # The HTTP stack is imported only now: a satisfied no-op never loads it.
-    from pipx_secure.install.workspace import Workspace
 
     transport = services.transport()
-    workspace = Workspace(
-        source_map,
-        target,
-        transport,
-        services.cache,
-        services.processes,
-        _build_options(settings, target),
-    )
+    workspace = services.workspace(source_map, target, transport, _build_options(settings, target))
     try:
         return _resolve_and_apply(settings, services, workspace, combined)
     finally:

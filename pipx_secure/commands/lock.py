@@ -212,7 +212,6 @@ def _unknown_upgrades(settings: LockSettings, plans: list[tuple[Marker, Plan]]) 
 
 def run(settings: LockSettings, services: Services) -> LockResult:
     """Resolve once per environment and write one lock (unchanged inputs rewrite nothing)."""
-    from pipx_secure.install.workspace import Workspace
 
     source_map = services.load_map(settings.map_path)
     combined = _inputs(settings, services.cwd)
@@ -224,7 +223,7 @@ def run(settings: LockSettings, services: Services) -> LockResult:
         for marker, described in environments:
             target = _preferred(previous, described, settings)
             reqs = requirements_to_reqs(combined.requirements, target.markers, source_map)
-            workspace = Workspace(source_map, target, transport, services.cache, services.processes)
+            workspace = services.workspace(source_map, target, transport)
             try:
                 resolution = workspace.resolve(
                     reqs,

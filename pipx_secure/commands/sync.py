@@ -120,7 +120,6 @@ def _install(
     from pipx_secure.index.offline import OfflineError, OfflineTransport
     from pipx_secure.install.apply import apply
     from pipx_secure.install.lockfiles import locate
-    from pipx_secure.install.workspace import Workspace
     from pipx_secure.resolve.fromlock import resolution_from_lock
 
     local = locate(needed, services.cache, settings.wheelhouse)
@@ -134,7 +133,7 @@ def _install(
         transport = services.transport()
     else:
         transport = OfflineTransport(services.cache, "every file of the lock is local")
-    workspace = Workspace(source_map, target, transport, services.cache, services.processes)
+    workspace = services.workspace(source_map, target, transport)
     try:
         resolution = resolution_from_lock(needed, workspace.pages, local.found)
         pins = resolution.plan.pins

@@ -214,7 +214,10 @@ class Requester:
         http_dir: str | None = None,
         sealer: Sealer | None = None,
         warn: Callable[[str], None] = lambda text: None,
+        *,
+        trace: Callable[[str], None] | None = None,
     ) -> None:
+        self.trace = trace
         self.credentials = credentials
         self.settings = settings
         self.trust = trust
@@ -285,6 +288,8 @@ class Requester:
                 request_headers["Authorization"] = credential.basic_header()
             session = self.session(kind, index, current)
             response = self._send(session, index, current, request_headers, stream, what)
+            if self.trace is not None:
+                self.trace(self._decision(index, current, what, credential, response))
             if response.is_redirect:
                 target = urljoin(current, response.headers.get("Location", ""))
                 response.close()
@@ -312,6 +317,30 @@ class Requester:
                 )
             return response
         raise IndexError_(f"index {index.name} redirected too many times for {what}")
+
+    def _decision(
+        self,
+        index: Index,
+        url: str,
+        what: str,
+        credential: Credential | None,
+        response: requests.Response,
+    ) -> str:
+        """One line for ``-vv``: the request, its index, the credential's source, the answer."""
+        if credential is not None:
+            found = " ".join(x for x in (credential.source, credential.where) if x)
+            sent = f"credential of {index.name} ({found or 'the source map'})"
+        elif self.may_authenticate(index, url):
+            sent = "no credential"
+        else:
+            sent = "no credential (not this index's origin)"
+        proxy = self._proxies(url).get(origin_of(url)[0])
+        via = f", via proxy {RedactedUrl(proxy)}" if proxy else ""
+        cached = ", from the HTTP cache" if getattr(response, "from_cache", False) else ""
+        answer = f"HTTP {response.status_code}"
+        if response.is_redirect:
+            answer += f" to {RedactedUrl(urljoin(url, response.headers.get('Location', '')))}"
+        return f"GET {RedactedUrl(url)} [{what}, index {index.name}]: {sent}{via}; {answer}{cached}"
 
     def _send(
         self,

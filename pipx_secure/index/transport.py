@@ -27,14 +27,35 @@ from pipx_secure.index.cache import ArtifactCache
 from pipx_secure.index.http import HttpSettings, Requester, bounded_body
 from pipx_secure.index.ranges import ByteRange, RangeError, parse_content_range
 from pipx_secure.index.tls import TrustSettings, TrustStore
-from pipx_secure.model.hashes import CHUNK, Digest, best_expected, verify_bytes
+from pipx_secure.model.hashes import Digest, best_expected, verify_bytes
 from pipx_secure.model.redact import RedactedUrl
 from pipx_secure.model.simple_api import ACCEPT_HEADER, FileLink, ProjectPage, parse_project_page
 from pipx_secure.model.sourcemap import Index, IndexName
 
 MAX_METADATA_BYTES = 16 * 1024 * 1024
 MAX_PAGE_BYTES = 64 * 1024 * 1024
+DOWNLOAD_CHUNK = 64 * 1024  # small enough that progress moves and Ctrl-C stops a transfer fast
 T = TypeVar("T")
+
+
+class DownloadProgress(Protocol):
+    """Told how each download goes (the CLI shows bytes and rate on a terminal)."""
+
+    def download_started(self, name: str, total: int | None) -> None:
+        """A download of ``name`` began (``total`` bytes if known)."""
+
+    def download_advanced(self, name: str, size: int) -> None:
+        """``size`` more bytes of ``name`` arrived."""
+
+    def download_finished(self, name: str) -> None:
+        """``name`` is complete (or failed)."""
+
+    def http_decision(self, text: str) -> None:
+        """One request and what spip decided about it (shown with ``-vv``; already redacted)."""
+
+
+class Cancelled(Exception):
+    """The transport was closed while a transfer ran (Ctrl-C)."""
 
 
 class Transport(Protocol):
@@ -100,16 +121,21 @@ class HttpTransport:
         http_cache: bool = True,
         trust_settings: TrustSettings | None = None,
         environ: Mapping[str, str] | None = None,
+        progress: DownloadProgress | None = None,
     ) -> None:
+        self.progress = progress
+        self._cancelled = threading.Event()
+        self._partials: set[Path] = set()
         self.cache = cache
         self.settings = settings or HttpSettings.from_environ()
         trust = TrustStore(trust_settings or TrustSettings.from_environ(environ or os.environ))
         http_dir = str(cache.http_dir) if http_cache else None
+        trace = progress.http_decision if progress is not None else None
         self.requester = Requester(
-            credentials, self.settings, trust, http_dir, cache.sealer, cache.note
+            credentials, self.settings, trust, http_dir, cache.sealer, cache.note, trace=trace
         )
         # Direct URLs never get credentials.
-        self._anonymous = Requester(None, self.settings, trust)
+        self._anonymous = Requester(None, self.settings, trust, trace=trace)
         # Two pools: page/metadata tasks may wait on downloads, downloads wait on nothing.
         self._tasks = ThreadPoolExecutor(max_workers=self.settings.workers)
         self._download_pool = ThreadPoolExecutor(max_workers=self.settings.workers)
@@ -122,9 +148,15 @@ class HttpTransport:
         return self.requester.count
 
     def close(self) -> None:
-        """Release threads and connections."""
-        self._tasks.shutdown(wait=True, cancel_futures=True)
-        self._download_pool.shutdown(wait=True, cancel_futures=True)
+        """Release threads and connections; transfers still running stop at their next chunk
+        and leave no partial file (this returns at once, as Ctrl-C needs)."""
+        self._cancelled.set()
+        self._tasks.shutdown(wait=False, cancel_futures=True)
+        self._download_pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            partials = list(self._partials)
+        for partial in partials:
+            partial.unlink(missing_ok=True)
         self.requester.close()
         self._anonymous.close()
 
@@ -258,6 +290,8 @@ class HttpTransport:
 
     def _download_once(self, index: Index, link: FileLink, expected: Digest) -> Path:
         fd, temp = self.cache.temp_file(expected)
+        with self._lock:
+            self._partials.add(temp)
         try:
             with os.fdopen(fd, "wb") as handle:
                 actual = self._stream(index, link.url, link.filename, handle, expected.algorithm)
@@ -270,6 +304,8 @@ class HttpTransport:
             return self.cache.commit(temp, expected, link.filename)
         finally:
             temp.unlink(missing_ok=True)
+            with self._lock:
+                self._partials.discard(temp)
 
     def _stream(
         self,
@@ -282,7 +318,13 @@ class HttpTransport:
     ) -> str:
         """Write the body of ``url`` to ``handle`` while hashing it; returns the hex digest."""
         hasher = hashlib.new(algorithm)
+        if self._cancelled.is_set():
+            raise Cancelled(what)
         response = (requester or self.requester).get("files", index, url, stream=True, what=what)
+        progress = self.progress
+        total = response.headers.get("Content-Length")
+        if progress is not None:
+            progress.download_started(what, int(total) if total and total.isdigit() else None)
         try:
             if response.status_code != 200:
                 raise IndexError_(
@@ -290,13 +332,19 @@ class HttpTransport:
                     f"({RedactedUrl(url)})",
                     hint="the file listed on the project page could not be fetched",
                 )
-            for chunk in response.iter_content(CHUNK):
+            for chunk in response.iter_content(DOWNLOAD_CHUNK):
+                if self._cancelled.is_set():
+                    raise Cancelled(what)
                 hasher.update(chunk)
                 handle.write(chunk)
+                if progress is not None:
+                    progress.download_advanced(what, len(chunk))
         except requests.RequestException as exc:
             raise _Interrupted(type(exc).__name__) from None
         finally:
             response.close()
+            if progress is not None:
+                progress.download_finished(what)
         return hasher.hexdigest()
 
     def fetch_url(self, url: str, expected: Digest, dest: Path, what: str) -> None:

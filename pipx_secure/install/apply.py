@@ -63,6 +63,7 @@ def apply(
     # spip byte-compiles afterwards, in parallel, exactly the files pip installed.
     parallel_compile = options.backend is Backend.PIP and options.compile and not options.target_dir
     run_options = replace(options, compile=False) if parallel_compile else options
+    workspace.step(f"installing {len(wheels)} wheel(s) with {options.backend.value}")
     done = install_wheels(
         wheels, target.python, run_options, workspace.processes, user_site=options.user
     )

@@ -59,6 +59,7 @@ class Builder:
         self.cache = cache
         self.resolve_build = resolve_build
         self.processes = processes
+        self.step: Callable[[str], None] = lambda text: None  # tells a progress display
 
     def build_wheel(
         self, name: NormalizedName, version: str, sdist: Path, digest: Digest, depth: int = 0
@@ -139,6 +140,7 @@ class Builder:
         from build import ProjectBuilder
         from build._exceptions import BuildBackendException
 
+        self.step(f"building {what}")
         system = read_build_system(source, what)
         env = BuildEnvironment.create(self.target.python, work / "env", self.processes)
         self._install(env, system.requires, f"build dependencies of {what}", depth)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +46,10 @@ class BuildOptions:
     src_dir: Path | None = None
 
 
+def _quiet(text: str) -> None:
+    """No progress display."""
+
+
 class Workspace:
     """Resolution and fetching for one target environment, routed through one source map."""
 
@@ -74,6 +78,11 @@ class Workspace:
             transport, self.builder, processes, self._workdir, self.build.src_dir
         )
         self.local: dict[NormalizedName, LocalArtifact] = {}
+        self.step: Callable[[str], None] = _quiet
+        self.builder.step = self._step
+
+    def _step(self, text: str) -> None:
+        self.step(text)
 
     def close(self) -> None:
         """Remove the work directory (the transport belongs to the caller)."""
@@ -119,6 +128,7 @@ class Workspace:
             metadata or self.metadata,
             self.target,
             installed_preferred=installed_preferred,
+            on_pin=self._step,
         )
 
     def _resolve_build(

@@ -8,7 +8,7 @@ Pure given its inputs: the only world it sees is a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from packaging.specifiers import SpecifierSet
@@ -53,6 +53,17 @@ def _upgrade(
     return frozenset()
 
 
+class _PinReporter(BaseReporter[Req, Candidate, str]):
+    """Tells ``on_pin`` which candidate the resolver pins."""
+
+    def __init__(self, on_pin: Callable[[str], None] | None) -> None:
+        self.on_pin = on_pin
+
+    def pinning(self, candidate: Candidate) -> None:
+        if self.on_pin is not None:
+            self.on_pin(f"{candidate.name} {candidate.version}")
+
+
 def resolve(
     roots: Roots,
     settings: ResolveSettings,
@@ -61,8 +72,12 @@ def resolve(
     target: TargetEnvironment,
     *,
     installed_preferred: bool = True,
+    on_pin: Callable[[str], None] | None = None,
 ) -> Resolution:
-    """Resolve ``roots`` for ``target`` through ``pages`` and ``metadata``; installs nothing."""
+    """Resolve ``roots`` for ``target`` through ``pages`` and ``metadata``; installs nothing.
+
+    ``on_pin`` hears each candidate the resolver tries ("name version"), for a progress display.
+    """
     for req in roots.requirements:
         pages.index_for(req.name)  # strict maps fail here, before any request
     options = ProviderOptions(
@@ -81,7 +96,7 @@ def resolve(
     )
     provider = RoutedProvider(pages, metadata, target, options)
     pages.prefetch(r.name for r in roots.requirements if r.name not in roots.local)
-    resolver: Resolver[Req, Candidate, str] = Resolver(provider, BaseReporter())
+    resolver: Resolver[Req, Candidate, str] = Resolver(provider, _PinReporter(on_pin))
     try:
         result = resolver.resolve(list(roots.requirements), max_rounds=5000)
     except ResolutionImpossible as exc:

@@ -509,3 +509,25 @@ def test_named_file_url_is_a_local_project(
     assert installed(venv) == {"acme-named": "0.4.0", "acme-core": "1.1.0"}
     wrong = install(spip_map, venv, env, f"acme-other @ {project.resolve().as_uri()}")
     assert wrong.returncode == 3 and "is really acme-named" in wrong.stderr
+
+
+def test_double_verbose_shows_each_request_and_its_credential_decision(
+    world: World, env: dict[str, str], venv: Path, spip_map: Path, tmp_path: Path
+) -> None:
+    import base64
+
+    result = install(spip_map, venv, env, "-vv", "acme-utils", "requests-lite")
+    assert result.returncode == 0, result.stderr
+    decisions = [x for x in result.stderr.splitlines() if x.startswith("spip: http: GET ")]
+    private_origin = world.private.url[: -len("/simple/")]
+    public_origin = world.public.url[: -len("/simple/")]
+    private = [x for x in decisions if x.startswith(f"spip: http: GET {private_origin}/")]
+    public = [x for x in decisions if x.startswith(f"spip: http: GET {public_origin}/")]
+    assert any("acme-utils/" in x and "credential of private (keyring" in x for x in private)
+    assert any(".whl" in x and "HTTP 200" in x for x in private)
+    assert public and all("no credential" in x and "acme" not in x for x in public)
+    secret = world.password
+    token = base64.b64encode(f"{USERNAME}:{secret}".encode()).decode()
+    assert secret not in result.stderr and token not in result.stderr
+    once = install(spip_map, make_venv(tmp_path / "once"), env, "-v", "acme-core")
+    assert once.returncode == 0 and "spip: http:" not in once.stderr

@@ -8,7 +8,9 @@ rule fires, so a fault can heal.  Faults: ``status`` (answer ``code``), ``hang``
 ``seconds`` before answering), ``reset`` (send half the body, then drop the connection),
 ``truncate`` (send half the body without a Content-Length, then close), ``corrupt`` (flip
 bytes), ``redirect`` (302 to ``location`` + the same path), ``body`` (answer ``body`` with
-``content_type``), ``huge`` (stream ``megabytes`` of HTML).  Without a matching rule the request
+``content_type``), ``huge`` (stream ``megabytes`` of HTML), ``trickle`` (the real body in
+``pieces`` parts, ``pause`` seconds apart; with ``stall`` seconds it stops half-way and waits).
+Without a matching rule the request
 is forwarded, with its Authorization header, to the upstream.  Every request is logged as a
 JSON line (path, Authorization header, fault applied).  ``--add-auth USER:PASSWORD`` makes the
 proxy itself authenticate to the upstream (a file host with its own credentials).
@@ -162,6 +164,25 @@ def main() -> None:
                 try:
                     for _ in range(megabytes):
                         self.wfile.write(chunk[: 1024 * 1024])
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+            elif fault == "trickle":
+                status, headers, body = self._upstream()
+                self.send_response(status)
+                self.send_header("Content-Type", headers.get("Content-Type", "application/zip"))
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                pieces = max(1, int(rule.get("pieces", 10)))
+                size = max(1, len(body) // pieces)
+                try:
+                    for start in range(0, len(body), size):
+                        if "stall" in rule and start >= len(body) // 2:
+                            time.sleep(float(rule["stall"]))
+                            return
+                        self.wfile.write(body[start : start + size])
+                        self.wfile.flush()
+                        time.sleep(float(rule.get("pause", 0.2)))
                 except (BrokenPipeError, ConnectionResetError):
                     pass
             else:

@@ -1,0 +1,150 @@
+"""Downloads a user can watch and stop: a bar per file on a terminal, and Ctrl-C that ends spip
+at once with nothing half-written, in the environment or in the cache.
+
+The index sits behind the fault proxy, which sends each wheel slowly (``trickle``) or stops
+half-way and waits (``stall``), so the test sees what a user on a slow link sees.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import USERNAME, World
+from tests.support.environment import installed, store_password, tree_digest
+from tests.support.servers import FaultProxy, start_fault_proxy
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def proxy(world: World, tmp_path: Path) -> Iterator[FaultProxy]:
+    started = start_fault_proxy(world.private.url[: -len("/simple/")], tmp_path / "proxy")
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+@pytest.fixture
+def slow_map(tmp_path: Path, world: World, proxy: FaultProxy, env: dict[str, str]) -> Path:
+    store_password(env, proxy.url, USERNAME, world.password)
+    path = tmp_path / "spip.toml"
+    path.write_text(
+        f'default = "public"\n[indexes.private]\nurl = "{proxy.url}"\nusername = "{USERNAME}"\n'
+        f'[indexes.public]\nurl = "{world.public.url}"\n[packages]\n"acme-*" = "private"\n'
+    )
+    return path
+
+
+def spip_argv(spip_map: Path, venv: Path, *names: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "pipx_secure",
+        "install",
+        "--map",
+        str(spip_map),
+        "--python",
+        str(venv),
+        *names,
+    ]
+
+
+def run_on_terminal(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
+    import pty
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        argv, env=dict(env, TERM="xterm"), stdin=follower, stdout=follower, stderr=follower
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    process.wait(timeout=180)
+    os.close(leader)
+    return process.returncode, b"".join(chunks).decode(errors="replace")
+
+
+def test_each_download_shows_its_bytes_on_a_terminal(
+    proxy: FaultProxy, slow_map: Path, venv: Path, env: dict[str, str]
+) -> None:
+    proxy.set_rules([{"path": r"acme_core-.*\.whl$", "fault": "trickle", "pieces": 8}])
+    code, screen = run_on_terminal(spip_argv(slow_map, venv, "acme-core"), env)
+    assert code == 0, screen
+    assert installed(venv)["acme-core"] == "1.1.0"
+    progress = [line for line in screen.split("\r") if "acme_core-1.1.0" in line]
+    assert progress, screen  # the file being fetched is named while it arrives
+    assert any("/" in line and ("kB" in line or "bytes" in line) for line in progress), screen
+    assert "acme-core 1.1.0" in screen  # the package being pinned, beside "Resolving"
+    assert "installing 1 wheel(s) with pip" in screen  # pip's install phase
+
+
+def test_a_pipe_gets_no_progress_bars(
+    proxy: FaultProxy, slow_map: Path, venv: Path, env: dict[str, str]
+) -> None:
+    proxy.set_rules([{"path": r"acme_core-.*\.whl$", "fault": "trickle", "pieces": 4}])
+    result = subprocess.run(
+        spip_argv(slow_map, venv, "acme-core"), env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert "\r" not in result.stderr and "\x1b[" not in result.stderr
+    assert "kB/s" not in result.stderr
+
+
+def test_ctrl_c_during_a_stalled_download_ends_at_once_and_leaves_nothing(
+    proxy: FaultProxy, slow_map: Path, venv: Path, env: dict[str, str]
+) -> None:
+    # The server sends half of the wheel, then goes silent for two minutes: far longer than the
+    # time allowed here, so only an interrupt that really stops the transfer passes.
+    proxy.set_rules([{"path": r"acme_core-.*\.whl$", "fault": "trickle", "stall": 120}])
+    before = tree_digest(venv.parent.parent)
+    process = subprocess.Popen(
+        spip_argv(slow_map, venv, "acme-core"),
+        env=dict(env, SPIP_TIMEOUT="300"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 90
+    while not any("acme_core-" in (entry["path"] or "") for entry in proxy.requests()):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "spip never asked for the wheel"
+        time.sleep(0.1)
+    time.sleep(1.0)  # half the body has arrived; the rest never will
+    sent = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    took = time.monotonic() - sent
+    assert process.returncode == 130, stderr
+    print(f"stopped {took:.2f}s after SIGINT")
+    assert took < 30, f"spip took {took:.1f}s to stop"  # the stall is 120 s, the timeout 300 s
+    assert "Traceback" not in stdout + stderr
+    assert stderr.strip().splitlines()[-1].startswith("spip: interrupted")
+    assert tree_digest(venv.parent.parent) == before
+    cache = Path(env["SPIP_CACHE_DIR"])
+    assert not list(cache.rglob(".partial-*")), "a partial download was left in the cache"
+    assert not [p for p in cache.rglob("acme_core-1.1.0*") if p.is_file()], "half a wheel kept"
+
+
+def test_a_build_shows_what_is_being_built(
+    slow_map: Path, venv: Path, env: dict[str, str]
+) -> None:
+    code, screen = run_on_terminal(spip_argv(slow_map, venv, "acme-dual==2.0.0"), env)
+    assert code == 0, screen
+    assert installed(venv)["acme-dual"] == "2.0.0"
+    assert "building acme-dual 2.0.0 (sdist)" in screen
