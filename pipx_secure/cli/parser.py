@@ -84,6 +84,18 @@ def _install(sub: Any) -> None:
         help="spip's own: the program that installs the verified wheelhouse, pip (default) or "
         "uv; both run offline over the same verified, hash-pinned wheels",
     )
+    _allow_overwrite(install)
+
+
+def _allow_overwrite(parser: Any) -> None:
+    parser.add_argument(
+        "--allow-overwrite",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="spip's own: let NAME write files that a distribution from another index owns "
+        "(refused by default: module shadowing); the map's [install] allow-overwrite is the same",
+    )
 
 
 def _auth(sub: Any) -> None:
@@ -155,6 +167,7 @@ def _lock_and_sync(sub: Any) -> None:
     sync.add_argument("--dry-run", action="store_true")
     for flags, kwargs in SYNC_OPTIONS:
         sync.add_argument(*flags, **kwargs)
+    _allow_overwrite(sync)
 
 
 def _audit(sub: Any) -> None:

@@ -119,6 +119,7 @@ def install_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> In
         constraint_files=tuple(args.constraint),
         editables=tuple(args.editable),
         map_path=args.map,
+        allow_overwrite=tuple(args.allow_overwrite),
         python=args.python,
         dry_run=args.dry_run,
         report=args.report,
@@ -200,6 +201,7 @@ def sync_settings(args: argparse.Namespace) -> SyncSettings:
     return SyncSettings(
         lockfile=args.lockfile,
         map_path=args.map,
+        allow_overwrite=tuple(args.allow_overwrite),
         python=args.python,
         exact=args.exact,
         dry_run=args.dry_run,

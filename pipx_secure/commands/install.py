@@ -36,6 +36,7 @@ class InstallSettings:
     constraint_files: tuple[Path, ...] = ()
     editables: tuple[str, ...] = ()
     map_path: Path | None = None
+    allow_overwrite: tuple[str, ...] = ()
     python: str | None = None
     dry_run: bool = False
     report: Path | None = None
@@ -130,7 +131,7 @@ def _only_dependencies(resolution: Resolution) -> Resolution:
 
 def run(settings: InstallSettings, services: Services) -> InstallResult:
     """Resolve through the map, fetch and verify everything, then install offline."""
-    source_map = services.load_map(settings.map_path)
+    source_map = services.load_map(settings.map_path).allowing_overwrite(settings.allow_overwrite)
     combined = gather(
         services.cwd,
         settings.requirements,

@@ -39,6 +39,7 @@ class SyncSettings:
 
     lockfile: Path = Path("pylock.toml")
     map_path: Path | None = None
+    allow_overwrite: tuple[str, ...] = ()
     python: str | None = None
     exact: bool = False
     dry_run: bool = False
@@ -82,7 +83,7 @@ def run(settings: SyncSettings, services: Services) -> SyncResult:
     from pipx_secure.install.provenance import read_provenance
     from pipx_secure.resolve.fromlock import in_place, select_from_lock
 
-    source_map = services.load_map(settings.map_path)
+    source_map = services.load_map(settings.map_path).allowing_overwrite(settings.allow_overwrite)
     if settings.wheelhouse is not None and not settings.wheelhouse.is_dir():
         raise UsageError(f"--wheelhouse {settings.wheelhouse}: not a directory")
     lock = read_pylock(settings.lockfile)

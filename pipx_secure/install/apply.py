@@ -59,6 +59,7 @@ def apply(
         {p.name: p.index for p in to_install},
         None if (options.target_dir or options.user) else target,
         workspace.route_name,
+        workspace.source_map.allow_overwrite,
     )
     # spip byte-compiles afterwards, in parallel, exactly the files pip installed.
     parallel_compile = options.backend is Backend.PIP and options.compile and not options.target_dir

@@ -31,7 +31,8 @@ def _refuse(path: str, new: Owner, old: Owner, installed: bool) -> IntegrityErro
         f"{new[0]} (from index {new[1]}) would overwrite {path} of the {already}distribution "
         f"{old[0]} (from index {old[1]}): module shadowing across indexes; nothing was installed",
         hint=f"a distribution from one index may not replace another index's files; if {new[0]} "
-        f"really replaces {old[0]}, uninstall {old[0]} first",
+        f"really replaces {old[0]}, pass --allow-overwrite {new[0]} (or list it under "
+        "[install] allow-overwrite in the map)",
     )
 
 
@@ -52,14 +53,16 @@ def check_shadowing(
     index_of: Mapping[NormalizedName, str],
     target: TargetEnvironment | None,
     route: Callable[[NormalizedName], str],
+    allowed: frozenset[NormalizedName] = frozenset(),
 ) -> None:
-    """Refuse files written by distributions of different indexes (and unsafe wheel paths)."""
+    """Refuse files written by distributions of different indexes (and unsafe wheel paths);
+    a distribution in ``allowed`` (``--allow-overwrite``) may overlap, in either role."""
     owners: dict[str, Owner] = {}
     for wheel in wheels:
         owner = (wheel.name, index_of.get(wheel.name, "?"))
         for path in check_wheel_paths(wheel.path, wheel.path.name):
             previous = owners.setdefault(path, owner)
-            if previous[0] != owner[0] and previous[1] != owner[1]:
+            if _conflict(owner, previous, allowed):
                 raise _refuse(path, owner, previous, installed=False)
     if target is None:
         return
@@ -69,5 +72,11 @@ def check_shadowing(
             continue  # being replaced by its new version
         for path in _installed_paths(target, name):
             new = owners.get(path)
-            if new is not None and new[1] != route(name):
+            if new is not None and _conflict(new, (name, route(name)), allowed):
                 raise _refuse(path, new, (name, route(name)), installed=True)
+
+
+def _conflict(new: Owner, old: Owner, allowed: frozenset[NormalizedName]) -> bool:
+    if new[0] == old[0] or new[1] == old[1]:
+        return False
+    return new[0] not in allowed and old[0] not in allowed

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from packaging.utils import canonicalize_name
+from packaging.utils import NormalizedName, canonicalize_name
 
 from pipx_secure.errors import SourceMapError
 from pipx_secure.model.accept import AcceptRule, parse_accept
@@ -43,7 +43,16 @@ _HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?$")
 _KEY = re.compile(r"""^\s*(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|([A-Za-z0-9_.-]+))\s*=""")
 #: The location of the default index that comes from pip's own configuration.
 PIP_CONFIGURATION = "pip configuration"
-_TOP_KEYS = ("default", "strict", "indexes", "packages", "direct-urls", "environments", "audit")
+_TOP_KEYS = (
+    "default",
+    "strict",
+    "indexes",
+    "packages",
+    "direct-urls",
+    "environments",
+    "audit",
+    "install",
+)
 _INDEX_KEYS = ("url", "username", "ca-bundle", "client-cert", "file-hosts", "exclude-newer")
 
 
@@ -348,6 +357,19 @@ def _audit_accept(top: Table) -> tuple[AcceptRule, ...]:
     return tuple(rules)
 
 
+def _allow_overwrite(top: Table) -> frozenset[NormalizedName]:
+    """``[install] allow-overwrite = ["name"]``: distributions whose files may overlap another
+    index's distribution (a known fork or repackaging)."""
+    install = top.table("install", "'install' must be a table", "[install]\nallow-overwrite = []")
+    install.only(("allow-overwrite",), " in [install]")
+    names = install.strings(
+        "allow-overwrite",
+        "'allow-overwrite' must be a list of project names",
+        'e.g. allow-overwrite = ["acme-fork"]',
+    )
+    return frozenset(canonicalize_name(name) for name in names)
+
+
 def parse_source_map(
     data: Mapping[str, Any],
     *,
@@ -383,4 +405,5 @@ def parse_source_map(
         environments=_environments(top),
         where_environments=top.where("environments"),
         audit_accept=_audit_accept(top),
+        allow_overwrite=_allow_overwrite(top),
     )

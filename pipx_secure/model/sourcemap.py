@@ -26,6 +26,9 @@ File format (``spip.toml``, or the same keys under ``[tool.spip]`` in ``pyprojec
     [audit]                     # optional: distributions ``spip audit`` may accept unverified
     accept = ["acme-legacy", "internal-tool==2.1"]
 
+    [install]                   # optional: may overwrite files of another index's distribution
+    allow-overwrite = ["acme-fork"]
+
 This module holds the routing values and the one routing decision, :meth:`SourceMap.index_for`.
 The TOML form is validated by :mod:`pipx_secure.model.maptoml` (pure); finding and reading the
 file is :mod:`pipx_secure.config.mapfile`.  Exact rules beat patterns; between patterns the
@@ -38,7 +41,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import Enum
 from functools import lru_cache
@@ -216,11 +219,20 @@ class SourceMap:
     where_environments: str = ""
     """Where ``environments`` is written (``spip.toml:3 [environments]``), for errors."""
     audit_accept: tuple[AcceptRule, ...] = ()
+    allow_overwrite: frozenset[NormalizedName] = frozenset()
+    """Distributions allowed to write files another index's distribution owns."""
     _exact: Mapping[str, Rule] = field(default_factory=dict, repr=False, compare=False)
     _by_prefix: Mapping[str, tuple[Rule, ...]] = field(
         default_factory=dict, repr=False, compare=False
     )
     _cache: dict[str, Route] = field(default_factory=dict, repr=False, compare=False)
+
+    def allowing_overwrite(self, names: tuple[str, ...]) -> SourceMap:
+        """This map, with ``names`` (``--allow-overwrite``) added to ``allow-overwrite``."""
+        if not names:
+            return self
+        extra = frozenset(canonicalize_name(n) for n in names)
+        return replace(self, allow_overwrite=self.allow_overwrite | extra)
 
     def __post_init__(self) -> None:
         exact: dict[str, Rule] = {}

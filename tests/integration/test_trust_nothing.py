@@ -422,6 +422,20 @@ def test_module_shadowing_across_indexes_is_refused(
         both = make_venv(tmp_path / "both")
         together = spip(spip_map, both, env, "acme-core", "innocent-tool")
         assert together.returncode == 7 and installed(both) == {}
+        assert "--allow-overwrite innocent-tool" in refused.stderr  # the way out, named
+        # A known case, allowed by name on the command line, then in the map.
+        allowed = spip(spip_map, venv, env, "--allow-overwrite", "Innocent_Tool", "innocent-tool")
+        assert allowed.returncode == 0, allowed.stderr
+        assert "SHADOWED" in run_python(venv, "import acme_core; print(acme_core.VERSION)")
+        spip_map.write_text(
+            spip_map.read_text() + '[install]\nallow-overwrite = ["innocent-tool"]\n'
+        )
+        mapped = spip(spip_map, both, env, "acme-core", "innocent-tool")
+        assert mapped.returncode == 0, mapped.stderr
+        assert set(installed(both)) == {"acme-core", "innocent-tool"}
+        spip_map.write_text(spip_map.read_text().replace('["innocent-tool"]', '"innocent-tool"'))
+        bad = spip(spip_map, make_venv(tmp_path / "bad"), env, "acme-core")
+        assert bad.returncode == 2 and "allow-overwrite" in bad.stderr and "spip.toml" in bad.stderr
     finally:
         public.stop()
 
