@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.environment import clean_env, make_venv, store_password
+from tests.support.servers import FaultProxy, start_fault_proxy
 from tests.support.world import USERNAME, World, build_world
 
 __all__ = ["USERNAME", "World"]
@@ -53,3 +54,13 @@ def venv(tmp_path: Path) -> Path:
 @pytest.fixture
 def spip_map(tmp_path: Path, world: World) -> Path:
     return world.write_map(tmp_path / "spip.toml")
+
+
+@pytest.fixture
+def fault_proxy(world: World, tmp_path: Path) -> Iterator[FaultProxy]:
+    """A fault proxy in front of the private index (no faults until rules are set)."""
+    started = start_fault_proxy(world.private.url[: -len("/simple/")], tmp_path / "proxy")
+    try:
+        yield started
+    finally:
+        started.stop()

@@ -8,7 +8,6 @@ and no partial or unverified file left in the cache.  The table is docs/faults.m
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,12 +21,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def proxy(world: World, tmp_path: Path) -> Iterator[FaultProxy]:
-    started = start_fault_proxy(world.private.url[: -len("/simple/")], tmp_path / "proxy")
-    try:
-        yield started
-    finally:
-        started.stop()
+def proxy(fault_proxy: FaultProxy) -> FaultProxy:
+    return fault_proxy
 
 
 @pytest.fixture
@@ -37,11 +32,7 @@ def proxied_env(env: dict[str, str], proxy: FaultProxy, world: World) -> dict[st
 
 
 def write_map(path: Path, world: World, private_url: str) -> Path:
-    path.write_text(
-        f'default = "public"\n[indexes.private]\nurl = "{private_url}"\nusername = "{USERNAME}"\n'
-        f'[indexes.public]\nurl = "{world.public.url}"\n[packages]\n"acme-*" = "private"\n'
-    )
-    return path
+    return world.write_map(path, private_url=private_url)
 
 
 def attempt(

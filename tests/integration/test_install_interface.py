@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import USERNAME, World
-from tests.support.environment import installed, make_venv, run_spip, store_password, tree_digest
+from tests.support.environment import (
+    installed,
+    make_venv,
+    run_on_terminal,
+    run_spip,
+    store_password,
+    tree_digest,
+)
 from tests.support.packages import build_wheel, write_local_project
 
 pytestmark = pytest.mark.slow
@@ -461,9 +468,6 @@ def test_help_for_every_command(env: dict[str, str], command: list[str]) -> None
 def test_progress_on_a_terminal_and_quiet_in_a_pipe(
     world: World, env: dict[str, str], venv: Path, spip_map: Path
 ) -> None:
-    import os
-    import pty
-    import subprocess
     import sys
 
     argv = [
@@ -477,24 +481,8 @@ def test_progress_on_a_terminal_and_quiet_in_a_pipe(
         str(venv),
         "acme-utils",
     ]
-    leader, follower = pty.openpty()
-    process = subprocess.Popen(
-        argv, env=dict(env, TERM="xterm"), stdin=follower, stdout=follower, stderr=follower
-    )
-    os.close(follower)
-    chunks = []
-    while True:
-        try:
-            data = os.read(leader, 4096)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    process.wait(timeout=120)
-    os.close(leader)
-    screen = b"".join(chunks).decode(errors="replace")
-    assert process.returncode == 0
+    code, screen = run_on_terminal(argv, env)
+    assert code == 0
     assert "Resolving" in screen  # the spinner, on a terminal
     piped = install(spip_map, make_venv(venv.parent.parent.parent / "piped"), env, "acme-utils")
     assert "Resolving" not in piped.stdout + piped.stderr

@@ -7,41 +7,25 @@ half-way and waits (``stall``), so the test sees what a user on a slow link sees
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import USERNAME, World
-from tests.support.environment import installed, store_password, tree_digest
-from tests.support.servers import FaultProxy, start_fault_proxy
+from tests.support.environment import installed, run_on_terminal, store_password, tree_digest
+from tests.support.servers import FaultProxy
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def proxy(world: World, tmp_path: Path) -> Iterator[FaultProxy]:
-    started = start_fault_proxy(world.private.url[: -len("/simple/")], tmp_path / "proxy")
-    try:
-        yield started
-    finally:
-        started.stop()
-
-
-@pytest.fixture
-def slow_map(tmp_path: Path, world: World, proxy: FaultProxy, env: dict[str, str]) -> Path:
-    store_password(env, proxy.url, USERNAME, world.password)
-    path = tmp_path / "spip.toml"
-    path.write_text(
-        f'default = "public"\n[indexes.private]\nurl = "{proxy.url}"\nusername = "{USERNAME}"\n'
-        f'[indexes.public]\nurl = "{world.public.url}"\n[packages]\n"acme-*" = "private"\n'
-    )
-    return path
+def slow_map(tmp_path: Path, world: World, fault_proxy: FaultProxy, env: dict[str, str]) -> Path:
+    store_password(env, fault_proxy.url, USERNAME, world.password)
+    return world.write_map(tmp_path / "spip.toml", private_url=fault_proxy.url)
 
 
 def spip_argv(spip_map: Path, venv: Path, *names: str) -> list[str]:
@@ -58,32 +42,10 @@ def spip_argv(spip_map: Path, venv: Path, *names: str) -> list[str]:
     ]
 
 
-def run_on_terminal(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
-    import pty
-
-    leader, follower = pty.openpty()
-    process = subprocess.Popen(
-        argv, env=dict(env, TERM="xterm"), stdin=follower, stdout=follower, stderr=follower
-    )
-    os.close(follower)
-    chunks = []
-    while True:
-        try:
-            data = os.read(leader, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    process.wait(timeout=180)
-    os.close(leader)
-    return process.returncode, b"".join(chunks).decode(errors="replace")
-
-
 def test_each_download_shows_its_bytes_on_a_terminal(
-    proxy: FaultProxy, slow_map: Path, venv: Path, env: dict[str, str]
+    fault_proxy: FaultProxy, slow_map: Path, venv: Path, env: dict[str, str]
 ) -> None:
-    proxy.set_rules([{"path": r"acme_core-.*\.whl$", "fault": "trickle", "pieces": 8}])
+    fault_proxy.set_rules([{"path": r"acme_core-.*\.whl$", "fault": "trickle", "pieces": 8}])
     code, screen = run_on_terminal(spip_argv(slow_map, venv, "acme-core"), env)
     assert code == 0, screen
     assert installed(venv)["acme-core"] == "1.1.0"
@@ -95,9 +57,9 @@ def test_each_download_shows_its_bytes_on_a_terminal(
 
 
 def test_a_pipe_gets_no_progress_bars(
-    proxy: FaultProxy, slow_map: Path, venv: Path, env: dict[str, str]
+    fault_proxy: FaultProxy, slow_map: Path, venv: Path, env: dict[str, str]
 ) -> None:
-    proxy.set_rules([{"path": r"acme_core-.*\.whl$", "fault": "trickle", "pieces": 4}])
+    fault_proxy.set_rules([{"path": r"acme_core-.*\.whl$", "fault": "trickle", "pieces": 4}])
     result = subprocess.run(
         spip_argv(slow_map, venv, "acme-core"), env=env, capture_output=True, text=True
     )
@@ -107,11 +69,11 @@ def test_a_pipe_gets_no_progress_bars(
 
 
 def test_ctrl_c_during_a_stalled_download_ends_at_once_and_leaves_nothing(
-    proxy: FaultProxy, slow_map: Path, venv: Path, env: dict[str, str]
+    fault_proxy: FaultProxy, slow_map: Path, venv: Path, env: dict[str, str]
 ) -> None:
     # The server sends half of the wheel, then goes silent for two minutes: far longer than the
     # time allowed here, so only an interrupt that really stops the transfer passes.
-    proxy.set_rules([{"path": r"acme_core-.*\.whl$", "fault": "trickle", "stall": 120}])
+    fault_proxy.set_rules([{"path": r"acme_core-.*\.whl$", "fault": "trickle", "stall": 120}])
     before = tree_digest(venv.parent.parent)
     process = subprocess.Popen(
         spip_argv(slow_map, venv, "acme-core"),
@@ -121,7 +83,7 @@ def test_ctrl_c_during_a_stalled_download_ends_at_once_and_leaves_nothing(
         text=True,
     )
     deadline = time.monotonic() + 90
-    while not any("acme_core-" in (entry["path"] or "") for entry in proxy.requests()):
+    while not any("acme_core-" in (entry["path"] or "") for entry in fault_proxy.requests()):
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline, "spip never asked for the wheel"
         time.sleep(0.1)
@@ -141,9 +103,7 @@ def test_ctrl_c_during_a_stalled_download_ends_at_once_and_leaves_nothing(
     assert not [p for p in cache.rglob("acme_core-1.1.0*") if p.is_file()], "half a wheel kept"
 
 
-def test_a_build_shows_what_is_being_built(
-    slow_map: Path, venv: Path, env: dict[str, str]
-) -> None:
+def test_a_build_shows_what_is_being_built(slow_map: Path, venv: Path, env: dict[str, str]) -> None:
     code, screen = run_on_terminal(spip_argv(slow_map, venv, "acme-dual==2.0.0"), env)
     assert code == 0, screen
     assert installed(venv)["acme-dual"] == "2.0.0"

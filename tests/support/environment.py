@@ -101,3 +101,26 @@ def run_spip(
         text=True,
         timeout=600,
     )
+
+
+def run_on_terminal(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """Run ``argv`` with a pseudo-terminal as stdin/stdout/stderr; its exit code and screen."""
+    import pty
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        argv, env=dict(env, TERM="xterm"), stdin=follower, stdout=follower, stderr=follower
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    process.wait(timeout=180)
+    os.close(leader)
+    return process.returncode, b"".join(chunks).decode(errors="replace")

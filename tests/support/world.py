@@ -30,10 +30,19 @@ class World:
         assert self.private.password is not None
         return self.private.password
 
-    def write_map(self, path: Path, *, strict: bool = False, extra_rules: str = "") -> Path:
+    def write_map(
+        self,
+        path: Path,
+        *,
+        strict: bool = False,
+        extra_rules: str = "",
+        private_url: str | None = None,
+    ) -> Path:
+        """A map routing ``acme-*`` to the private index (or ``private_url``, a proxy of it)."""
+        private = private_url or self.private.url
         path.write_text(
             ("strict = true\n" if strict else 'default = "public"\n')
-            + f'[indexes.private]\nurl = "{self.private.url}"\nusername = "{USERNAME}"\n'
+            + f'[indexes.private]\nurl = "{private}"\nusername = "{USERNAME}"\n'
             + f'[indexes.public]\nurl = "{self.public.url}"\n'
             + '[packages]\n"acme-*" = "private"\n'
             + extra_rules
