@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING
 from packaging.utils import canonicalize_name
 
 from pipx_secure.commands.context import Services
-from pipx_secure.commands.install_target import Described, choose_target, gather
+from pipx_secure.commands.install_target import (
+    Described,
+    check_script_pythons,
+    choose_target,
+    gather,
+)
 from pipx_secure.install.pipargs import PipOptions
 from pipx_secure.model.environment import TargetEnvironment
 from pipx_secure.model.plan import Pin, Plan
@@ -149,6 +154,8 @@ def run(settings: InstallSettings, services: Services) -> InstallResult:
         settings.described,
         require_virtualenv=settings.require_virtualenv,
     )
+    if not settings.resolve.ignore_requires_python:
+        check_script_pythons(settings.scripts, target)
     if _fast_path(settings, combined, target, source_map):
         return InstallResult(fast_path=True)
     # The HTTP stack is imported only now: a satisfied no-op never loads it.

@@ -13,8 +13,10 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from packaging.specifiers import SpecifierSet
+
 from pipx_secure.commands.context import Services
-from pipx_secure.errors import EnvironmentProbeError, UsageError
+from pipx_secure.errors import EnvironmentProbeError, ResolutionError, UsageError
 from pipx_secure.install.pipargs import PipOptions
 from pipx_secure.model.environment import TargetEnvironment, environment_for
 from pipx_secure.model.inputs import dependency_group, script_metadata
@@ -88,6 +90,22 @@ def gather(
     if not combined.requirements:
         raise UsageError("no requirements given", hint="spip install NAME, or -r FILE")
     return combined
+
+
+def check_script_pythons(scripts: tuple[Path, ...], target: TargetEnvironment) -> None:
+    """Refuse a PEP 723 script whose ``requires-python`` excludes the target interpreter."""
+    for script in scripts:
+        meta = script_metadata(script.read_text(encoding="utf-8"), str(script))
+        if meta.requires_python is None:
+            continue
+        spec = SpecifierSet(meta.requires_python)  # checked when the block was read
+        if not spec.contains(target.python_version, prereleases=True):
+            raise ResolutionError(
+                f"{script} requires Python {spec}; the target interpreter is "
+                f"{target.python_version}",
+                hint="choose a matching interpreter with --python, or pass "
+                "--ignore-requires-python",
+            )
 
 
 def _groups(cwd: Path, groups: tuple[str, ...]) -> dict[Path, list[str]]:

@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
 from pipx_secure.errors import InputError
 
 if sys.version_info >= (3, 11):
@@ -57,6 +59,15 @@ def script_metadata(text: str, origin: str) -> ScriptMetadata:
         raise InputError("`dependencies` must be a list of strings", location=origin)
     if requires is not None and not isinstance(requires, str):
         raise InputError("`requires-python` must be a string", location=origin)
+    if requires is not None:
+        try:
+            SpecifierSet(requires)
+        except InvalidSpecifier:
+            raise InputError(
+                f"invalid `requires-python` {requires!r} in the script block",
+                location=origin,
+                hint="a version specifier such as '>=3.10'",
+            ) from None
     return ScriptMetadata(tuple(dependencies), requires)
 
 

@@ -325,3 +325,25 @@ def test_cooldown_refuses_files_uploaded_after_it(
         assert installed(third) == {}
     finally:
         proxy.stop()
+
+
+def test_script_requires_python_is_checked_against_the_target(
+    env: dict[str, str], venv: Path, spip_map: Path, tmp_path: Path
+) -> None:
+    script = tmp_path / "future.py"
+    script.write_text(
+        "# /// script\n# requires-python = '>=4'\n# dependencies = ['acme-core']\n# ///\n"
+    )
+    argv = ["install", "--map", str(spip_map), "--python", str(venv)]
+    refused = run_spip([*argv, "--requirements-from-script", str(script)], env)
+    assert refused.returncode == 4, refused.stderr
+    assert refused.stderr.count("\n") == 1 and "future.py requires Python >=4" in refused.stderr
+    assert "--ignore-requires-python" in refused.stderr and installed(venv) == {}
+    forced = run_spip(
+        [*argv, "--ignore-requires-python", "--requirements-from-script", str(script)], env
+    )
+    assert forced.returncode == 0, forced.stderr
+    assert installed(venv) == {"acme-core": "1.1.0"}
+    script.write_text("# /// script\n# requires-python = '>=3,<<'\n# dependencies = ['x']\n# ///\n")
+    bad = run_spip([*argv, "--requirements-from-script", str(script)], env)
+    assert bad.returncode == 2 and "future.py" in bad.stderr and "requires-python" in bad.stderr
