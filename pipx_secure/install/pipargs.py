@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -121,23 +121,23 @@ def build_uv_install_args(
     *,
     uv: str,
     target_python: Path,
-    wheelhouse: Path,
+    find_links: Sequence[Path],
     requirements_file: Path,
     options: PipOptions,
+    cache_dir: Path | None = None,
 ) -> list[str]:
     """argv of the opt-in uv backend, under the same air-gapped contract (pure).
 
-    ``--offline --no-index --no-config``, only the wheelhouse, ``--no-deps``, hashes required.
+    ``--offline --no-index --no-config``, only the verified wheels' directories, ``--no-deps``,
+    hashes required.  ``find_links`` are stable, content-addressed directories (uv caches a
+    local wheel by its path), and ``cache_dir`` is uv's cache inside spip's.
     """
-    argv = [
-        uv,
-        "pip",
-        "install",
-        "--offline",
-        "--no-index",
-        "--no-config",
-        "--find-links",
-        str(wheelhouse),
+    argv = [uv, "pip", "install", "--offline", "--no-index", "--no-config"]
+    for directory in find_links:
+        argv += ["--find-links", str(directory)]
+    if cache_dir is not None:
+        argv += ["--cache-dir", str(cache_dir)]
+    argv += [
         "--no-deps",
         "--require-hashes",
         "--only-binary",

@@ -52,17 +52,20 @@ def check_shadowing(
     index_of: Mapping[NormalizedName, str],
     target: TargetEnvironment | None,
     route: Callable[[NormalizedName], str],
-) -> None:
-    """Refuse files written by distributions of different indexes (and unsafe wheel paths)."""
+) -> dict[NormalizedName, list[str]]:
+    """Refuse files written by distributions of different indexes (and unsafe wheel paths);
+    returns the files each wheel writes, relative to the site directory."""
     owners: dict[str, Owner] = {}
+    paths: dict[NormalizedName, list[str]] = {}
     for wheel in wheels:
         owner = (wheel.name, index_of.get(wheel.name, "?"))
-        for path in check_wheel_paths(wheel.path, wheel.path.name):
+        paths[wheel.name] = check_wheel_paths(wheel.path, wheel.path.name)
+        for path in paths[wheel.name]:
             previous = owners.setdefault(path, owner)
             if previous[0] != owner[0] and previous[1] != owner[1]:
                 raise _refuse(path, owner, previous, installed=False)
     if target is None:
-        return
+        return paths
     incoming = {w.name for w in wheels}
     for name in target.locations:
         if name in incoming:
@@ -71,3 +74,4 @@ def check_shadowing(
             new = owners.get(path)
             if new is not None and new[1] != route(name):
                 raise _refuse(path, new, (name, route(name)), installed=True)
+    return paths

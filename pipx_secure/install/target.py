@@ -36,9 +36,10 @@ from pipx_secure.index.cache import ArtifactCache
 from pipx_secure.install.process import ChildKind, Processes
 from pipx_secure.model.environment import TargetEnvironment
 
-PROBE_VERSION = 2
+PROBE_VERSION = 3
 _PROBE = r"""
 import json, sys
+from importlib.util import MAGIC_NUMBER
 own_path = [p for p in sys.path]
 sys.path.insert(0, sys.argv[1])
 from packaging import markers, tags
@@ -48,6 +49,8 @@ print(json.dumps({
     "tags": [str(t) for t in tags.sys_tags()],
     "sys_path": own_path,
     "prefix": sys.prefix,
+    "magic": MAGIC_NUMBER.hex(),
+    "cache_tag": sys.implementation.cache_tag or "",
 }))
 """
 _HEADER_END = re.compile(r"\r?\n\r?\n")
@@ -61,6 +64,8 @@ class InterpreterFacts:
     tags: tuple[Tag, ...]
     sys_path: tuple[str, ...]
     prefix: Path
+    magic: str = ""  # importlib.util.MAGIC_NUMBER, hex: whose bytecode this interpreter loads
+    cache_tag: str = ""  # sys.implementation.cache_tag ("" when it writes no bytecode)
 
     @classmethod
     def from_json(cls, data: Any) -> InterpreterFacts:
@@ -70,6 +75,7 @@ class InterpreterFacts:
         markers, tags, sys_path, prefix = (
             data.get(k) for k in ("markers", "tags", "sys_path", "prefix")
         )
+        magic, cache_tag = data.get("magic", ""), data.get("cache_tag", "")
         if not (
             isinstance(markers, dict)
             and all(isinstance(k, str) and isinstance(v, str) for k, v in markers.items())
@@ -78,6 +84,10 @@ class InterpreterFacts:
             and isinstance(sys_path, list)
             and all(isinstance(p, str) for p in sys_path)
             and isinstance(prefix, str)
+            and isinstance(magic, str)
+            and all(c in "0123456789abcdef" for c in magic)
+            and isinstance(cache_tag, str)
+            and all(c.isalnum() or c in "-_" for c in cache_tag)
         ):
             raise ValueError("probe output has the wrong shape")
         return cls(
@@ -85,6 +95,8 @@ class InterpreterFacts:
             tags=tuple(next(iter(parse_tag(t))) for t in tags),
             sys_path=tuple(sys_path),
             prefix=Path(prefix),
+            magic=magic,
+            cache_tag=cache_tag,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -94,6 +106,8 @@ class InterpreterFacts:
             "tags": [str(t) for t in self.tags],
             "sys_path": list(self.sys_path),
             "prefix": str(self.prefix),
+            "magic": self.magic,
+            "cache_tag": self.cache_tag,
         }
 
 
@@ -273,4 +287,6 @@ def probe(
         prefix=facts.prefix,
         locations=found.locations,
         requires=found.requires,
+        magic=facts.magic,
+        cache_tag=facts.cache_tag,
     )

@@ -32,6 +32,8 @@ class TargetEnvironment:
     prefix: Path
     locations: Mapping[NormalizedName, Path] = field(default_factory=dict)
     requires: Mapping[NormalizedName, tuple[str, ...]] = field(default_factory=dict)
+    magic: str = ""  # the interpreter's bytecode magic number (hex); "" when not probed
+    cache_tag: str = ""  # ``sys.implementation.cache_tag``; "" when it writes no bytecode
 
     @property
     def python_version(self) -> Version:

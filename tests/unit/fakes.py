@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -280,7 +281,7 @@ def _kind(argv: Sequence[str]) -> str:
             return "audit"
         if "sys_tags" in script:
             return "probe"
-        if "py_compile" in script:
+        if "marshal.dumps" in script:
             return "compile"
     if len(argv) > 2 and argv[1:3] == ("-m", "pip"):
         if "install" in argv:
@@ -332,6 +333,8 @@ class FakeProcesses(Processes):
             "tags": list(TAGS),
             "sys_path": [str(self.site)],
             "prefix": str(self.prefix),
+            "magic": importlib.util.MAGIC_NUMBER.hex(),
+            "cache_tag": sys.implementation.cache_tag,
         }
 
     def _spawn(
@@ -348,8 +351,7 @@ class FakeProcesses(Processes):
         if kind == "probe":
             return Completed(argv, 0, json.dumps(self.facts()), "")
         if kind == "compile":
-            files = json.loads(input or "[]")
-            return Completed(argv, 0, json.dumps({"compiled": len(files), "failed": 0}), "")
+            return Completed(argv, 0, self._compile(json.loads(input or "{}")), "")
         if kind == "audit":
             return Completed(argv, 0, json.dumps(self._audit(json.loads(input or "{}"))), "")
         if kind == "pip-install":
@@ -357,6 +359,18 @@ class FakeProcesses(Processes):
         if kind == "pip-uninstall":
             return self._pip_uninstall(argv)
         return Completed(argv, 127, "", f"fake: cannot run {argv[0]}")
+
+    @staticmethod
+    def _compile(request: dict[str, Any]) -> str:
+        """spip's byte-compiler, run in this process (this interpreter is the fake target's)."""
+        from pipx_secure.install import bytecode_child
+
+        lines = []
+        for digest, name, source in bytecode_child.read_items(request["items"]):
+            payload = bytecode_child.compile_item(source, name, int(request["optimize"]))
+            text = None if payload is None else base64.b64encode(payload).decode("ascii")
+            lines.append(json.dumps([digest, text]))
+        return "".join(f"{line}\n" for line in lines)
 
     def _audit(self, request: dict[str, Any]) -> dict[str, Any]:
         """The audit's target script, answered in this process (it is spip's own code)."""

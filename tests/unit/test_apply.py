@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -99,7 +101,8 @@ def test_children_get_no_pip_settings_python_path_or_secret(tmp_path: Path) -> N
     rig = make_rig(tmp_path, extra_env={"CI_PRIVATE_MIRROR": leaked})
     install(rig)
     kinds = [c.kind for c in rig.processes.calls]
-    assert kinds == ["probe", "pip-install", "compile"]
+    # The compiler starts as soon as the wheels are verified, beside the installer.
+    assert kinds[0] == "probe" and sorted(kinds[1:]) == ["compile", "pip-install"]
     (pip,) = rig.processes.of_kind("pip-install")
     # A variable carrying the password spip looked up is dropped (the probe ran before it).
     assert "CI_PRIVATE_MIRROR" not in pip.env
@@ -134,15 +137,33 @@ def test_provenance_records_index_and_sha256_in_the_prefix(tmp_path: Path) -> No
     assert entries["publicdep"].index_url == PUBLIC_URL
 
 
-def test_compile_step_gets_exactly_the_installed_python_files(tmp_path: Path) -> None:
+def test_compiler_gets_exactly_the_wheels_python_sources_by_hash(tmp_path: Path) -> None:
     rig = make_rig(tmp_path)
     install(rig)
     (compile_call,) = rig.processes.of_kind("compile")
-    files = json.loads(compile_call.input or "[]")
-    assert files == sorted(
-        str((rig.site / m / "__init__.py").resolve())
-        for m in ("acme_core", "acme_utils", "publicdep")
-    )
+    request = json.loads(compile_call.input or "{}")
+    assert compile_call.argv[1:3] == ("-I", "-S")
+    assert request["optimize"] == 0
+    wheels = {
+        f"{m}/__init__.py": rig.root / "files" / index / f"{m}-{v}-py3-none-any.whl"
+        for index, m, v in (
+            ("private", "acme_core", "1.1.0"),
+            ("private", "acme_utils", "1.0.0"),
+            ("public", "publicdep", "1.0.0"),
+        )
+    }
+    sources: dict[str, set[str]] = {}
+    for member, wheel in wheels.items():
+        with zipfile.ZipFile(wheel) as archive:
+            sources.setdefault(hashlib.sha256(archive.read(member)).hexdigest(), set()).add(member)
+    # One compilation per distinct source: publicdep 1.0.0 and acme-utils 1.0.0 ship the
+    # same bytes, compiled once.
+    assert len(sources) == 2
+    assert sorted(i[2] for i in request["items"]) == sorted(sources)
+    assert all(i[1] == i[3] and i[3] in sources[i[2]] for i in request["items"])
+    for item in request["items"]:
+        with zipfile.ZipFile(item[0]) as archive:
+            assert hashlib.sha256(archive.read(item[1])).hexdigest() == item[2]
 
 
 def test_no_compile_option_spawns_no_compiler(tmp_path: Path) -> None:
@@ -171,7 +192,7 @@ def test_pip_failure_is_an_install_error_and_records_nothing(tmp_path: Path) -> 
     assert info.value.exit_code == 9
     assert "No space left on device" in info.value.message
     assert not (rig.prefix / "spip-provenance.json").exists()
-    assert rig.processes.of_kind("compile") == []
+    assert list(rig.site.rglob("*.pyc")) == []  # compiled into the cache only
     assert rig.installed() == {}
 
 
