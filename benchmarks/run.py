@@ -86,7 +86,7 @@ class Bench:
             spip_src=self.spip_src,
         )
         timings = self.work / "timings.jsonl" if variant.startswith("spip") else None
-        result = run_measured(argv, {**self.env, **extra}, timings)
+        result = run_measured(argv, {**self.env, **extra}, self.work, timings)
         self.runs.setdefault(scenario, {}).setdefault(variant, []).append(result.row())
         print(
             f"  {scenario:8} {variant:11} {result.seconds:7.2f} s  CPU {result.cpu:6.2f} s  "
@@ -113,7 +113,7 @@ class Bench:
         for no_compile in (False, True) if offline_dirs else ():
             venv = make_venv(self.work / "venv-offline")
             argv = offline_pip(venv, offline_dirs or [], no_compile=no_compile)
-            result = run_measured(argv, dict(self.env, PIP_CONFIG_FILE=os.devnull))
+            result = run_measured(argv, dict(self.env, PIP_CONFIG_FILE=os.devnull), self.work)
             name = "pip-nc" if no_compile else "pip"
             self.runs.setdefault("offline", {}).setdefault(name, []).append(result.row())
             print(f"  offline  {name:11} {result.seconds:7.2f} s  CPU {result.cpu:6.2f} s")

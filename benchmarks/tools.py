@@ -36,13 +36,20 @@ class Measured:
         return [self.seconds, self.rss_kib, self.status, self.cpu, self.phases]
 
 
-def run_measured(argv: list[str], env: dict[str, str], timings: Path | None = None) -> Measured:
-    """Run ``argv`` and measure it (``wait4``: the child's rusage includes its children's)."""
+def run_measured(
+    argv: list[str], env: dict[str, str], cwd: Path, timings: Path | None = None
+) -> Measured:
+    """Run ``argv`` in ``cwd`` and measure it (``wait4``: the child's rusage includes its
+    children's).  ``cwd`` is outside any checkout: ``python -m pipx_secure`` puts the working
+    directory first on ``sys.path``, which would pick a checkout there over ``--spip-src``."""
     if timings is not None:
         timings.unlink(missing_ok=True)
         env = dict(env, SPIP_TIMINGS=str(timings))
+    spawned = time.time()
     started = time.perf_counter()
-    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     if process.stderr is None:
         raise RuntimeError("no stderr pipe")
     err = process.stderr.read().decode(errors="replace")
@@ -54,7 +61,10 @@ def run_measured(argv: list[str], env: dict[str, str], timings: Path | None = No
     phases: dict[str, float] = {}
     if timings is not None and timings.exists():
         for line in timings.read_text().splitlines():
-            phases.update(json.loads(line).get("phases", {}))
+            record = json.loads(line)
+            phases.update(record.get("phases", {}))
+            # Imports, the map, the interpreter's facts, the no-op check: before resolution.
+            phases.setdefault("startup", record["started"] - spawned)
     cpu = usage.ru_utime + usage.ru_stime
     return Measured(elapsed, cpu, usage.ru_maxrss, process.returncode, phases)
 

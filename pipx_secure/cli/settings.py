@@ -1,25 +1,28 @@
-"""Flags become frozen settings here, at the CLI boundary; nothing deeper sees argparse."""
+"""Flags become frozen settings here, at the CLI boundary; nothing deeper sees argparse.
+
+Each function imports its own command's settings: a run loads only the command it runs.
+"""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from packaging.utils import NormalizedName, canonicalize_name
 
-from pipx_secure.commands.audit import AuditSettings
-from pipx_secure.commands.check import CheckSettings
-from pipx_secure.commands.explain import ExplainSettings
-from pipx_secure.commands.init import InitSettings
-from pipx_secure.commands.install import InstallSettings
-from pipx_secure.commands.lock import LockSettings
-from pipx_secure.commands.sync import SyncSettings
 from pipx_secure.errors import UsageError
-from pipx_secure.install.pipargs import Backend, PipOptions
-from pipx_secure.model.accept import parse_accept
 from pipx_secure.resolve.finder import BinaryPolicy
-from pipx_secure.resolve.fromlock import Choice
-from pipx_secure.resolve.settings import ResolveSettings
+
+if TYPE_CHECKING:
+    from pipx_secure.commands.audit import AuditSettings
+    from pipx_secure.commands.check import CheckSettings
+    from pipx_secure.commands.explain import ExplainSettings
+    from pipx_secure.commands.init import InitSettings
+    from pipx_secure.commands.install import InstallSettings
+    from pipx_secure.commands.lock import LockSettings
+    from pipx_secure.commands.sync import SyncSettings
+    from pipx_secure.resolve.fromlock import Choice
 
 
 def binary_policy(
@@ -47,6 +50,10 @@ def binary_policy(
 
 def install_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> InstallSettings:
     """``spip install``'s namespace as settings."""
+    from pipx_secure.commands.install import InstallSettings
+    from pipx_secure.install.pipargs import Backend, PipOptions
+    from pipx_secure.resolve.settings import ResolveSettings
+
     policy, per_name = binary_policy(args.only_binary, args.no_binary, args.prefer_binary)
     installer = args.installer or environ.get("SPIP_INSTALLER", "pip")
     return InstallSettings(
@@ -82,6 +89,8 @@ def install_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> In
 
 def lock_settings(args: argparse.Namespace) -> LockSettings:
     """``spip lock``'s namespace as settings."""
+    from pipx_secure.commands.lock import LockSettings
+
     return LockSettings(
         requirements=tuple(args.requirements),
         requirement_files=tuple(args.requirement),
@@ -99,6 +108,8 @@ def lock_settings(args: argparse.Namespace) -> LockSettings:
 
 def sync_settings(args: argparse.Namespace) -> SyncSettings:
     """``spip sync``'s namespace as settings."""
+    from pipx_secure.commands.sync import SyncSettings
+
     return SyncSettings(
         lockfile=args.lockfile,
         map_path=args.map,
@@ -119,6 +130,8 @@ def sync_settings(args: argparse.Namespace) -> SyncSettings:
 
 def check_settings(args: argparse.Namespace) -> CheckSettings:
     """``spip check``'s namespace as settings."""
+    from pipx_secure.commands.check import CheckSettings
+
     return CheckSettings(files=tuple(args.files), map_path=args.map, online=args.online)
 
 
@@ -131,6 +144,9 @@ def audit_format(args: argparse.Namespace) -> str:
 
 def audit_settings(args: argparse.Namespace) -> AuditSettings:
     """``spip audit``'s namespace as settings (a malformed ``--accept``: exit 2)."""
+    from pipx_secure.commands.audit import AuditSettings
+    from pipx_secure.model.accept import parse_accept
+
     accept = []
     for raw in args.accept:
         try:
@@ -148,11 +164,15 @@ def audit_settings(args: argparse.Namespace) -> AuditSettings:
 
 def explain_settings(args: argparse.Namespace) -> ExplainSettings:
     """``spip explain``'s namespace as settings."""
+    from pipx_secure.commands.explain import ExplainSettings
+
     return ExplainSettings(names=tuple(args.names), map_path=args.map)
 
 
 def init_settings(args: argparse.Namespace) -> InitSettings:
     """``spip init``'s namespace as settings."""
+    from pipx_secure.commands.init import InitSettings
+
     return InitSettings(
         output=args.output,
         pyproject=args.pyproject,

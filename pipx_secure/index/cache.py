@@ -27,8 +27,6 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from filelock import FileLock
-
 from pipx_secure.fs import atomic_write
 from pipx_secure.index.seal import Sealer, refuse_shared
 from pipx_secure.model.hashes import Digest, file_digest
@@ -104,6 +102,8 @@ class ArtifactCache:
     @contextmanager
     def lock(self, digest: Digest) -> Iterator[None]:
         """An inter-process lock for one digest."""
+        from filelock import FileLock  # imported when a download needs it, not by a no-op
+
         lock_dir = self.root / "locks"
         lock_dir.mkdir(parents=True, exist_ok=True)
         with FileLock(str(lock_dir / f"{digest.algorithm}-{digest.hexdigest}.lock"), timeout=600):

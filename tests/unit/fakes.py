@@ -413,7 +413,22 @@ class FakeProcesses(Processes):
             if wheel is None or hashed != f"sha256:{sha256_of(wheel)}":
                 return Completed(argv, 1, "", f"ERROR: hashes do not match for {pin}")
             self.put(name, version, wheel_metadata(wheel))
+            self._extract(wheel)
         return Completed(argv, 0, "", "")
+
+    def _extract(self, wheel: Path) -> None:
+        """The wheel's other modules too (listed in the RECORD ``put`` wrote), as pip would."""
+        name, version, _build, _tags = parse_wheel_filename(wheel.name)
+        record = self.site / f"{module_name(name)}-{version}.dist-info" / "RECORD"
+        listed = set(record.read_text().splitlines())
+        with zipfile.ZipFile(wheel) as archive:
+            for member in archive.namelist():
+                if ".dist-info/" in member or f"{member},," in listed:
+                    continue
+                (self.site / member).parent.mkdir(parents=True, exist_ok=True)
+                (self.site / member).write_bytes(archive.read(member))
+                with record.open("a") as handle:
+                    handle.write(f"{member},,\n")
 
     @staticmethod
     def _wheel(house: Path, name: str, version: str) -> Path | None:
