@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from pipx_secure.commands.install import InstallSettings
     from pipx_secure.commands.lock import LockSettings
     from pipx_secure.commands.sync import SyncSettings
-    from pipx_secure.resolve.fromlock import Choice
 
 
 def binary_policy(
@@ -109,6 +108,7 @@ def lock_settings(args: argparse.Namespace) -> LockSettings:
 def sync_settings(args: argparse.Namespace) -> SyncSettings:
     """``spip sync``'s namespace as settings."""
     from pipx_secure.commands.sync import SyncSettings
+    from pipx_secure.resolve.fromlock import Choice
 
     return SyncSettings(
         lockfile=args.lockfile,
