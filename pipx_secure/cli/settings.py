@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 from packaging.utils import NormalizedName, canonicalize_name
 
 from pipx_secure.errors import UsageError
-from pipx_secure.resolve.finder import BinaryPolicy
 
 if TYPE_CHECKING:
     from pipx_secure.commands.audit import AuditSettings
@@ -22,12 +21,15 @@ if TYPE_CHECKING:
     from pipx_secure.commands.install import InstallSettings
     from pipx_secure.commands.lock import LockSettings
     from pipx_secure.commands.sync import SyncSettings
+    from pipx_secure.resolve.finder import BinaryPolicy
 
 
 def binary_policy(
     only_binary: Sequence[str], no_binary: Sequence[str], prefer_binary: bool
 ) -> tuple[BinaryPolicy, dict[NormalizedName, BinaryPolicy]]:
     """pip's ``--only-binary``/``--no-binary`` values (``:all:``, ``:none:``, names)."""
+    from pipx_secure.resolve.finder import BinaryPolicy
+
     policy = BinaryPolicy.PREFER_BINARY if prefer_binary else BinaryPolicy.ANY
     per_name: dict[NormalizedName, BinaryPolicy] = {}
     for values, chosen in (

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -52,6 +53,7 @@ class ArtifactCache:
         self.sealer = sealer
         self._warn = warn or (lambda text: None)
         self._warned: set[str] = set()
+        self._made: set[str] = set()
 
     def note(self, text: str) -> None:
         """Pass a line on to the user (once)."""
@@ -180,7 +182,7 @@ class ArtifactCache:
 
     # -- bytecode: code, so sealed like everything else spip makes --------------------------
     def _bytecode_path(self, flavour: str, key: str) -> Path:
-        return self.root / "bytecode" / flavour / key[:2] / key
+        return Path(f"{self.root}/bytecode/{flavour}/{key[:2]}/{key}")
 
     def has_bytecode(self, flavour: str, source_sha256: str) -> bool:
         """Whether an entry exists (not checked: :meth:`read_bytecode` checks its seal)."""
@@ -195,11 +197,23 @@ class ArtifactCache:
         )
 
     def write_bytecode(self, flavour: str, source_sha256: str, data: bytes) -> None:
-        """Store a compilation result, sealed to its source hash and flavour."""
-        atomic_write(
-            self._bytecode_path(flavour, source_sha256),
-            self.sealer.seal_bytes("bytecode", f"{flavour}:{source_sha256}", data),
-        )
+        """Store a compilation result, sealed to its source hash and flavour (thousands per
+        cold install: a temporary name and a rename, each directory made once)."""
+        path = self._bytecode_path(flavour, source_sha256)
+        sealed = self.sealer.seal_bytes("bytecode", f"{flavour}:{source_sha256}", data)
+        directory = str(path.parent)
+        if directory not in self._made:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._made.add(directory)
+        temp = f"{path}.{os.getpid()}.{threading.get_ident()}.partial"
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(sealed)
+            os.replace(temp, path)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
 
     def read_sources(self, flavour: str, wheel: Digest) -> bytes | None:
         """The sealed list of a wheel's Python sources and their hashes (None: absent/bad)."""

@@ -2,8 +2,9 @@
 
 ``SPIP_TIMINGS=FILE`` appends one JSON line per spip run: for each phase (resolution,
 download, build, install, bytecode, provenance) the wall seconds during which it was running
-(the union of its intervals, so overlapping work is not counted twice), and the run's start
-and end (``time.time()``).  Nothing is written without the variable.
+(the union of its intervals, so overlapping work is not counted twice), the run's start and
+end (``time.time()``), and the CPU seconds of spip's own process and of its children.  Nothing
+is written without the variable.
 """
 
 from __future__ import annotations
@@ -57,6 +58,19 @@ class Phases:
         path = environ.get("SPIP_TIMINGS")
         if not path:
             return
-        record = {"started": self.started, "ended": time.time(), "phases": self.totals()}
+        record: dict[str, object] = {
+            "started": self.started,
+            "ended": time.time(),
+            "phases": self.totals(),
+        }
+        try:
+            import resource
+
+            own = resource.getrusage(resource.RUSAGE_SELF)
+            children = resource.getrusage(resource.RUSAGE_CHILDREN)
+            record["cpu_self"] = own.ru_utime + own.ru_stime
+            record["cpu_children"] = children.ru_utime + children.ru_stime
+        except ImportError:  # not on this platform
+            pass
         with contextlib.suppress(OSError), open(path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record, sort_keys=True) + "\n")

@@ -9,6 +9,7 @@ contract (``--offline --no-index --no-config``).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from collections.abc import Iterable, Sequence
@@ -70,6 +71,24 @@ def pip_command(target_python: Path, pip_python: str | None = None) -> list[str]
     return command
 
 
+def pip_runner(target_python: Path, pip_python: str | None = None) -> list[str]:
+    """spip's own pip, started directly by the target interpreter.
+
+    ``python -m pip --python TARGET`` starts pip twice: once in spip's interpreter, which then
+    runs pip's ``__pip-runner__.py`` (exactly this copy of pip) with TARGET.  spip runs that
+    second step itself and saves the first start-up; the same pip, the same arguments.
+    """
+    if pip_python is None:
+        spec = importlib.util.find_spec("pip")
+        origin = spec.origin if spec is not None else None
+        runner = Path(origin).parent / "__pip-runner__.py" if origin else None
+        if runner is not None and runner.is_file():
+            if os.path.abspath(target_python) == os.path.abspath(sys.executable):
+                return [sys.executable, "-m", "pip"]
+            return [os.path.abspath(target_python), str(runner)]
+    return pip_command(target_python, pip_python)
+
+
 def build_pip_install_args(
     *,
     target_python: Path,
@@ -78,8 +97,9 @@ def build_pip_install_args(
     options: PipOptions,
     pip_python: str | None = None,
 ) -> list[str]:
-    """argv of the offline pip install over the verified wheelhouse (pure)."""
-    argv = pip_command(target_python, pip_python)
+    """argv of the offline pip install over the verified wheelhouse (pure but for finding
+    spip's own pip)."""
+    argv = pip_runner(target_python, pip_python)
     argv += [
         "install",
         "--isolated",

@@ -13,11 +13,13 @@ its hash and size, sorted, as pip's RECORD does.
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
 import hashlib
 import io
 import os
 import posixpath
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,9 +43,11 @@ class Compiled:
         return cls(payload[1:9], payload[9:])
 
 
-def pyc_path(source: Path, cache_tag: str) -> Path:
-    """``pkg/__pycache__/mod.<tag>.pyc`` for ``pkg/mod.py`` (optimization level 0)."""
-    return source.parent / "__pycache__" / f"{source.stem}.{cache_tag}.pyc"
+def pyc_name(source: str, cache_tag: str) -> str:
+    """``pkg/__pycache__/mod.<tag>.pyc`` for ``pkg/mod.py`` (optimization level 0; ``/``)."""
+    directory, base = posixpath.split(source)
+    name = f"__pycache__/{base[:-3] if base.endswith('.py') else base}.{cache_tag}.pyc"
+    return f"{directory}/{name}" if directory else name
 
 
 def pyc_bytes(magic: bytes, compiled: Compiled, source: os.stat_result, checked: bool) -> bytes:
@@ -56,24 +60,29 @@ def pyc_bytes(magic: bytes, compiled: Compiled, source: os.stat_result, checked:
     return magic + HEADER_FLAGS_TIMESTAMP.to_bytes(4, "little") + mtime + size + compiled.code
 
 
-def write_pyc(path: Path, data: bytes, source_mode: int) -> None:
-    """Write ``data`` at ``path`` atomically, with the source's mode as py_compile does."""
-    path.parent.mkdir(exist_ok=True)
-    temp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+def write_pyc(path: str, data: bytes, source_mode: int) -> None:
+    """Write ``data`` at ``path`` atomically (a temporary name, then a rename: an import
+    running meanwhile never reads half a file), with the source's mode as py_compile does."""
+    temp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, (source_mode | 0o200) & 0o666)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.close(fd)
+        fd = -1
         os.replace(temp, path)
     except BaseException:
-        temp.unlink(missing_ok=True)
+        if fd >= 0:
+            os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
         raise
 
 
-def record_row(site: Path, path: Path, data: bytes) -> tuple[str, str, str]:
-    """The RECORD row of a file spip wrote under ``site``: relative path, hash, size."""
+def record_row(relative: str, data: bytes) -> tuple[str, str, str]:
+    """The RECORD row of a file spip wrote (``relative`` to the site directory, ``/``)."""
     digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-    relative = posixpath.join(*path.relative_to(site).parts)
     return relative, f"sha256={digest}", str(len(data))
 
 

@@ -283,7 +283,7 @@ def _kind(argv: Sequence[str]) -> str:
             return "probe"
         if "marshal.dumps" in script:
             return "compile"
-    if len(argv) > 2 and argv[1:3] == ("-m", "pip"):
+    if len(argv) > 2 and (argv[1:3] == ("-m", "pip") or argv[1].endswith("__pip-runner__.py")):
         if "install" in argv:
             return "pip-install"
         if "uninstall" in argv:
@@ -365,12 +365,7 @@ class FakeProcesses(Processes):
         """spip's byte-compiler, run in this process (this interpreter is the fake target's)."""
         from pipx_secure.install import bytecode_child
 
-        lines = []
-        for digest, name, source in bytecode_child.read_items(request["items"]):
-            payload = bytecode_child.compile_item(source, name, int(request["optimize"]))
-            text = None if payload is None else base64.b64encode(payload).decode("ascii")
-            lines.append(json.dumps([digest, text]))
-        return "".join(f"{line}\n" for line in lines)
+        return "".join(bytecode_child.answer(request))
 
     def _audit(self, request: dict[str, Any]) -> dict[str, Any]:
         """The audit's target script, answered in this process (it is spip's own code)."""

@@ -235,3 +235,24 @@ def test_one_group_when_splitting_cannot_help(
     wheels = [_wheel(tmp_path, f"w{i}", 10) for i in range(count)]
     groups = install_groups(wheels, {}, replacing=replacing, cores=cores)
     assert groups == [wheels]
+
+
+def test_a_wheel_that_is_not_the_verified_one_is_not_compiled(tmp_path: Path) -> None:
+    from pipx_secure.install.bytecode import Bytecode
+    from tests.support.packages import build_wheel
+
+    rig = make_rig(tmp_path)
+    wheel = build_wheel(
+        tmp_path / "w", "acme-swapped", "1.0.0", modules={"acme_swapped/x.py": "X=1\n"}
+    )
+    verified = Digest("sha256", hashlib.sha256(wheel.read_bytes()).hexdigest())
+    build_wheel(tmp_path / "w", "acme-swapped", "1.0.0", modules={"acme_swapped/x.py": "X=2\n"})
+    bytecode = Bytecode(rig.target(), rig.cache, rig.processes)
+    try:
+        bytecode.add_wheel(WheelFile(canonicalize_name("acme-swapped"), "1.0.0", wheel, verified))
+        bytecode.finish()
+    finally:
+        bytecode.close()
+    assert len(rig.processes.of_kind("compile")) == 1  # asked, and the child refused
+    assert bytecode.compiled == 0 and _entries(rig) == []
+    assert rig.cache.read_sources(bytecode.flavour, verified) is None
