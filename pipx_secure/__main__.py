@@ -1,5 +1,5 @@
 """``python -m pipx_secure`` runs the spip command line."""
 
-from pipx_secure.cli.main import main
+from pipx_secure.cli.quick import main
 
 raise SystemExit(main())

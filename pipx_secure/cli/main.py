@@ -33,8 +33,15 @@ def cmd_install(args: argparse.Namespace, output: Output) -> int:
     from pipx_secure.commands import install
 
     services = _services(args, output)
-    result = install.run(flags.install_settings(args, services.environ), services)
+    settings = flags.install_settings(args, services.environ)
+    result = install.run(settings, services)
     render.install(result, output, args.quiet)
+    argv = getattr(args, "spip_argv", None)
+    if argv is not None and not result.dry_run:
+        from pipx_secure.commands import noop
+
+        if noop.eligible(argv) and (result.fast_path or install.nothing_to_do(settings, services)):
+            noop.remember(argv, settings, services)
     return 0
 
 
@@ -196,6 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_passthrough(passthrough_args(arguments), output)
         parser = build_parser()
         args = parser.parse_args(arguments)
+        args.spip_argv = arguments[1:] if arguments[:1] == ["install"] else None
         if not args.command:
             parser.print_help()
             return 2

@@ -10,6 +10,7 @@ import json
 from typing import TYPE_CHECKING
 
 from pipx_secure.cli.output import Output
+from pipx_secure.commands.noop import NOTHING_TO_INSTALL
 
 if TYPE_CHECKING:
     from pipx_secure.audit.report import AuditReport
@@ -49,10 +50,7 @@ def install(result: InstallResult, output: Output, quiet: int) -> None:
     if quiet:
         return
     if result.fast_path:
-        output.out(
-            "Nothing to install: every requirement is already satisfied "
-            "(installed by spip from its assigned index)."
-        )
+        output.out(NOTHING_TO_INSTALL)
     elif result.installed:
         output.out(
             "Installed: " + ", ".join(f"{p.name} {p.version} [{p.index}]" for p in result.installed)

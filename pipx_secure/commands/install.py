@@ -98,6 +98,19 @@ def _fast_path(
     return already_satisfied(reqs, target, source_map, read_provenance(target.prefix))
 
 
+def nothing_to_do(settings: InstallSettings, services: Services) -> bool:
+    """Whether the same command would now find nothing to do (the no-op check alone; no
+    note is printed twice: the map is read without the reporter)."""
+    from pipx_secure.config.mapfile import load_source_map
+
+    source_map = load_source_map(settings.map_path, cwd=services.cwd, environ=services.environ)
+    combined = _inputs(settings, services.cwd)
+    settings = _file_options(settings, combined)
+    if source_map.notes:
+        return False
+    return _fast_path(settings, combined, services.target(settings.python), source_map)
+
+
 def run(settings: InstallSettings, services: Services) -> InstallResult:
     """Resolve through the map, fetch and verify everything, then install offline."""
     source_map = services.load_map(settings.map_path)
