@@ -112,6 +112,8 @@ def build_pip_install_args(
         "--require-hashes",
         "--no-input",
         "--disable-pip-version-check",
+        # spip resolved the whole plan; pip's own check would only see its group's part.
+        "--no-warn-conflicts",
         "-r",
         str(requirements_file),
     ]

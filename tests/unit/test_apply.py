@@ -62,7 +62,14 @@ def test_pip_runs_once_offline_over_the_wheelhouse(tmp_path: Path) -> None:
     install(rig)
     (pip,) = rig.processes.of_kind("pip-install")
     argv = list(pip.argv)
-    for flag in ("--isolated", "--no-index", "--require-hashes", "--no-deps", "--no-input"):
+    for flag in (
+        "--isolated",
+        "--no-index",
+        "--require-hashes",
+        "--no-deps",
+        "--no-input",
+        "--no-warn-conflicts",
+    ):
         assert flag in argv
     assert argv[argv.index("--only-binary") + 1] == ":all:"
     # spip's own pip, started by the target interpreter itself (not twice through --python).
