@@ -114,8 +114,11 @@ def install_wheels(
         entries = []
         for wheel in wheels:
             if options.backend is Backend.PIP:
+                # pip hashes the file it installs (--require-hashes): it checks these bytes.
                 link_or_copy(wheel.path, house / wheel.path.name)
-            entries.append(RequirementEntry(wheel.name, wheel.version, wheel.verified()))
+                entries.append(RequirementEntry(wheel.name, wheel.version, wheel.digest))
+            else:
+                entries.append(RequirementEntry(wheel.name, wheel.version, wheel.verified()))
         requirements = house / "spip-requirements.txt"
         requirements.write_text(render_requirements(entries), encoding="utf-8")
         if options.backend is Backend.UV:
