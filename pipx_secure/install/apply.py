@@ -107,9 +107,13 @@ def _install(
     """Run the installer over ``wheels`` (pip: disjoint groups at once); as each group is in
     place, write its bytecode from the cache.  Returns what is still to be written."""
     target = workspace.target
-    replacing = any(w.name in target.installed for w in wheels)
+    # One pip when it replaces installed distributions, and when the cores are compiling
+    # (a cold install: a second pip would only add its start-up).
+    single = any(w.name in target.installed for w in wheels) or (
+        bytecode is not None and bytecode.busy()
+    )
     groups = (
-        install_groups(wheels, paths, replacing=replacing)
+        install_groups(wheels, paths, replacing=single)
         if options.backend is Backend.PIP and not (options.target_dir or options.user)
         else [list(wheels)]
     )
@@ -127,7 +131,7 @@ def _install(
         if not done.ok or bytecode is None:
             return done, []
         with workspace.phases.span("bytecode"):
-            return done, bytecode.write(_dist_infos(workspace, group))
+            return done, bytecode.write_or_defer(_dist_infos(workspace, group))
 
     with ThreadPoolExecutor(len(groups), thread_name_prefix="spip-install") as pool:
         results = list(pool.map(one, groups))

@@ -105,6 +105,7 @@ class Bytecode:
         self._scheduled: set[str] = set()
         self._expected: dict[str, set[str]] = {}  # wheel digest -> its sources' site paths
         self._partial: dict[str, dict[str, tuple[str, str]]] = {}  # ... -> compiled so far
+        self._deferred: list[tuple[Path, str]] = []
         self._jobs: list[Future[int]] = []
         self._scanned: list[Future[None]] = []
         self.sources: dict[str, dict[str, str]] = {}  # wheel digest -> site path -> sha256
@@ -260,7 +261,21 @@ class Bytecode:
         for job in list(self._jobs):
             job.result()
 
+    def busy(self) -> bool:
+        """Whether compilations are queued or running (a cold install)."""
+        with self._lock:
+            return bool(self._pending) or any(not job.done() for job in self._jobs)
+
     # -- after the install: write what the cache has --------------------------------------
+    def write_or_defer(self, dists: Sequence[tuple[Path, str]]) -> list[Pending]:
+        """:meth:`write` now when nothing is being compiled; otherwise leave ``dists`` to
+        :meth:`complete` (then their sources' lists are known: no installed file is hashed)."""
+        if self.busy():
+            with self._lock:
+                self._deferred.extend(dists)
+            return []
+        return self.write(dists)
+
     def write(self, dists: Sequence[tuple[Path, str]]) -> list[Pending]:
         """Write ``.pyc`` files for installed distributions (dist-info, wheel digest) from the
         cache; returns the sources whose bytecode is not there yet."""
@@ -324,9 +339,12 @@ class Bytecode:
         return record_row(relative, data)
 
     def complete(self, pending: Sequence[Pending]) -> None:
-        """Wait for queued compilations, compile what is still missing from the installed
-        files themselves, and write the rest."""
+        """Wait for queued compilations, write what was deferred, compile what is still
+        missing from the installed files themselves, and write the rest."""
         self.finish()
+        with self._lock:
+            deferred, self._deferred = self._deferred, []
+        pending = [*pending, *self.write(deferred)]
         missing = [
             Job("sources", [[str(p.source), None, p.sha256, p.name]], 1)
             for p in pending
