@@ -49,8 +49,8 @@ from pipx_secure.model.records import MalformedRecord, parse_record, python_sour
 BATCH = 400
 #: Threads writing ``.pyc`` files (system calls, mostly: the GIL is released).
 WRITERS = 4
-Item = list[str]
-NOTHING = ("", "", "")  # [archive or file, member or "", sha256, name relative to the site]
+#: What :meth:`Bytecode._write_one` returns when there is nothing to write or list.
+NOTHING = ("", "", "")
 
 
 def _child_script() -> str:
