@@ -168,7 +168,7 @@ def test_a_source_that_does_not_compile_gets_no_pyc_and_is_not_compiled_twice(
     assert len(rig.processes.of_kind("compile")) == 1
 
 
-def test_no_compile_and_target_dir_leave_bytecode_to_the_installer(tmp_path: Path) -> None:
+def test_no_compile_spawns_no_compiler_and_writes_no_pyc(tmp_path: Path) -> None:
     rig = make_rig(tmp_path)
     install(rig, options=PipOptions(compile=False))
     assert rig.processes.of_kind("compile") == [] and list(rig.site.rglob("*.pyc")) == []
