@@ -1,20 +1,27 @@
-"""spip against plain pip (and uv when installed) on the same workload, in the same run.
+"""spip against plain pip and uv on the same workload, in the same run.
 
-    make bench          # or: .venv/bin/python benchmarks/run.py [--rounds 3]
+    make bench          # or: .venv/bin/python benchmarks/run.py [--rounds 3] [--scale-rounds 1]
 
-Sets up two real local index servers (pypiserver on 127.0.0.1): PUBLIC with a realistic
-web/data application's closure as wheels (downloaded once, see workload.py) and PRIVATE (basic
-auth) with a few generated packages that depend on it.  Every tool installs ``acme-app`` (the
-private app) with its own safe configuration, credentials from a netrc file; scenarios run
-interleaved round by round:
+Sets up two real local index servers (pypiserver on 127.0.0.1) per workload: PUBLIC with a
+realistic web/data application's closure as wheels (downloaded once, see workload.py) and
+PRIVATE (basic auth) with a few generated packages that depend on it.  Every variant (see
+tools.py: pip, spip, uv with ``--compile-bytecode``, ``spip --installer uv``, and each without
+byte-compilation) installs ``acme-app`` with its own safe configuration, credentials from a
+netrc file; scenarios run interleaved round by round:
 
 - cold: a new environment, empty cache;  warm: a new environment, cache from the cold run;
 - no-op: the same command again in the installed environment;
-- resolve: resolution only (pip ``--dry-run --report``, spip ``--dry-run``, uv ``--dry-run``).
+- resolve: resolution only (pip ``--dry-run --report``, spip ``--dry-run``, uv ``--dry-run``);
+- offline: pip's own ``--no-index --no-deps`` step over the same wheels (with and without
+  byte-compilation): the floor of an installer step.
 
-Plus in-process figures: loading and routing a 10,000-rule source map, parsing a 5,000-file
-project page.  Prints medians, min-max and ratios; writes benchmarks/.work/results.json and
-results.png.  Timings are reported, never asserted.
+Then the scaling run: cold and warm installs of the ``large`` workload (~155 distributions)
+against the ``base`` one (~45): seconds per added distribution for each tool.  Wall seconds,
+CPU seconds (the process and every child it waited for) and peak memory are reported, with
+spip's own phases (``SPIP_TIMINGS``: resolution, download, build, install, bytecode,
+provenance), the issue's goals as ratios of medians, and in-process figures (a 10,000-rule
+map, a 5,000-file page).  Writes benchmarks/.work/results.json and results.png.  Timings are
+reported, never asserted.  ``--spip-src DIR`` runs another checkout of spip (a baseline).
 """
 
 from __future__ import annotations
@@ -24,18 +31,20 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from workload import ROOTS, WORK, ensure_workload  # noqa: E402
+import report  # noqa: E402
+from tools import MAIN, NO_COMPILE, Indexes, Measured, command, offline_pip, run_measured  # noqa: E402
+from workload import WORK, WORKLOADS, ensure_workload  # noqa: E402
 
 from pipx_secure.install.pipargs import find_uv  # noqa: E402
 from tests.support.packages import build_wheel  # noqa: E402
@@ -45,20 +54,6 @@ USER = "bench"
 PASSWORD = "bench-only-password"  # a local, throwaway credential for the benchmark servers
 
 
-def run_measured(argv: list[str], env: dict[str, str]) -> tuple[float, int, int]:
-    """(seconds, peak RSS in KiB of the top process, exit status)."""
-    started = time.perf_counter()
-    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    assert process.stderr is not None
-    _pid, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - started
-    err = process.stderr.read().decode(errors="replace")
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        print(f"  ! {' '.join(argv[:4])}... failed: {err.strip().splitlines()[-1:]}")
-    return elapsed, usage.ru_maxrss, process.returncode
-
-
 def make_venv(path: Path) -> Path:
     shutil.rmtree(path, ignore_errors=True)
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
@@ -66,125 +61,62 @@ def make_venv(path: Path) -> Path:
 
 
 class Bench:
-    def __init__(
-        self, work: Path, private_url: str, public_url: str, spip_map: Path, env: dict[str, str]
-    ) -> None:
+    """One workload: its servers, and the rounds run over them."""
+
+    def __init__(self, work: Path, indexes: Indexes, env: dict[str, str], args: Any) -> None:
         self.work = work
-        self.private = private_url
-        self.public = public_url
-        self.map = spip_map
+        self.indexes = indexes
         self.env = env
         self.uv = find_uv()
+        self.spip_src = args.spip_src
+        self.runs: report.Runs = {}
 
-    def tools(self) -> list[str]:
-        return ["pip", "spip"] + (["uv", "spip+uv"] if self.uv else [])
+    def variants(self, *, like_for_like: bool) -> list[str]:
+        chosen = [*MAIN, *NO_COMPILE] if like_for_like else list(MAIN)
+        return [v for v in chosen if self.uv or ("uv" not in v)]
 
-    def command(
-        self, tool: str, venv: Path, cache: Path, *, resolve_only: bool
-    ) -> tuple[list[str], dict[str, str]]:
-        env = dict(self.env)
-        if tool == "pip":
-            argv = [
-                sys.executable,
-                "-m",
-                "pip",
-                "--python",
-                str(venv),
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--cache-dir",
-                str(cache),
-                "--index-url",
-                self.private,
-                "--extra-index-url",
-                self.public,
-                "acme-app",
-            ]
-            if resolve_only:
-                argv += ["--dry-run", "--ignore-installed", "--report", os.devnull]
-            env["PIP_CONFIG_FILE"] = os.devnull
-        elif tool in ("spip", "spip+uv"):
-            argv = [
-                sys.executable,
-                "-m",
-                "pipx_secure",
-                "install",
-                "--quiet",
-                "--map",
-                str(self.map),
-                "--python",
-                str(venv),
-                "acme-app",
-            ]
-            if tool == "spip+uv":
-                argv += ["--installer", "uv"]
-            if resolve_only:
-                argv.append("--dry-run")
-            env["SPIP_CACHE_DIR"] = str(cache)
-        else:
-            assert self.uv
-            argv = [
-                self.uv,
-                "pip",
-                "install",
-                "--quiet",
-                "--python",
-                str(venv),
-                "--index-url",
-                self.private,
-                "--extra-index-url",
-                self.public,
-                "--index-strategy",
-                "first-index",
-                "--compile-bytecode",
-                "acme-app",
-            ]
-            if resolve_only:
-                argv.append("--dry-run")
-            env["UV_CACHE_DIR"] = str(cache)
-        return argv, env
-
-    def scenario_round(self, results: dict[str, dict[str, list[list[float]]]]) -> None:
-        for tool in self.tools():
-            cache = self.work / f"cache-{tool}"
-            shutil.rmtree(cache, ignore_errors=True)
-            venv = make_venv(self.work / f"venv-{tool}")
-            for scenario in ("cold", "warm", "noop", "resolve"):
-                if scenario == "warm":
-                    venv = make_venv(self.work / f"venv-{tool}")
-                if scenario == "resolve":
-                    venv = make_venv(self.work / f"venv-{tool}-resolve")
-                argv, env = self.command(tool, venv, cache, resolve_only=scenario == "resolve")
-                seconds, rss, status = run_measured(argv, env)
-                results.setdefault(scenario, {}).setdefault(tool, []).append([seconds, rss, status])
-                print(f"  {scenario:8} {tool:5} {seconds:7.2f} s  {rss / 1024:6.0f} MiB")
-        # The offline pip step spip ends with, run by pip alone over the same wheel files
-        # (pip's own byte-compilation included): the floor spip is measured against.
-        venv = make_venv(self.work / "venv-offline")
-        wheel_dirs = [self.work / "public", self.work / "private"]
-        pins = sorted(
-            "{}=={}".format(*wheel.name.split("-")[:2])
-            for directory in wheel_dirs
-            for wheel in directory.glob("*.whl")
+    def measure(self, variant: str, scenario: str, venv: Path, cache: Path) -> Measured:
+        argv, extra = command(
+            variant,
+            venv,
+            cache,
+            self.indexes,
+            self.uv,
+            resolve_only=scenario == "resolve",
+            spip_src=self.spip_src,
         )
-        argv = [
-            sys.executable,
-            "-m",
-            "pip",
-            "--python",
-            str(venv),
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--no-index",
-            "--no-deps",
-            *[f"--find-links={d}" for d in wheel_dirs],
-            *pins,
-        ]
-        seconds, rss, status = run_measured(argv, dict(self.env, PIP_CONFIG_FILE=os.devnull))
-        results.setdefault("offline", {}).setdefault("pip", []).append([seconds, rss, status])
-        print(f"  offline  pip   {seconds:7.2f} s  {rss / 1024:6.0f} MiB")
+        timings = self.work / "timings.jsonl" if variant.startswith("spip") else None
+        result = run_measured(argv, {**self.env, **extra}, self.work, timings)
+        self.runs.setdefault(scenario, {}).setdefault(variant, []).append(result.row())
+        print(
+            f"  {scenario:8} {variant:11} {result.seconds:7.2f} s  CPU {result.cpu:6.2f} s  "
+            f"{result.rss_kib / 1024:5.0f} MiB"
+        )
+        return result
+
+    def round(self, *, like_for_like: bool, offline_dirs: list[Path] | None) -> None:
+        for variant in self.variants(like_for_like=like_for_like):
+            cache = self.work / f"cache-{variant}"
+            shutil.rmtree(cache, ignore_errors=True)
+            scenarios = (
+                ("cold", "warm")
+                if variant.endswith("-nc") or not like_for_like
+                else ("cold", "warm", "noop", "resolve")
+            )
+            venv = make_venv(self.work / f"venv-{variant}")
+            for scenario in scenarios:
+                if scenario == "warm":
+                    venv = make_venv(self.work / f"venv-{variant}")
+                if scenario == "resolve":
+                    venv = make_venv(self.work / f"venv-{variant}-resolve")
+                self.measure(variant, scenario, venv, cache)
+        for no_compile in (False, True) if offline_dirs else ():
+            venv = make_venv(self.work / "venv-offline")
+            argv = offline_pip(venv, offline_dirs or [], no_compile=no_compile)
+            result = run_measured(argv, dict(self.env, PIP_CONFIG_FILE=os.devnull), self.work)
+            name = "pip-nc" if no_compile else "pip"
+            self.runs.setdefault("offline", {}).setdefault(name, []).append(result.row())
+            print(f"  offline  {name:11} {result.seconds:7.2f} s  CPU {result.cpu:6.2f} s")
 
 
 def micro() -> dict[str, float]:
@@ -237,154 +169,143 @@ def micro() -> dict[str, float]:
     }
 
 
-def summarize(
-    results: dict[str, dict[str, list[list[float]]]],
-) -> dict[str, dict[str, dict[str, float]]]:
-    summary: dict[str, dict[str, dict[str, float]]] = {}
-    for scenario, tools in results.items():
-        summary[scenario] = {}
-        for tool, runs in tools.items():
-            times = [r[0] for r in runs]
-            summary[scenario][tool] = {
-                "median_s": statistics.median(times),
-                "min_s": min(times),
-                "max_s": max(times),
-                "peak_rss_mib": max(r[1] for r in runs) / 1024,
-                "failures": sum(1 for r in runs if r[2] != 0),
-            }
-    return summary
+def environment(work: Path, ports: list[int]) -> dict[str, str]:
+    """A clean environment whose netrc holds the private index's credential (for pip and uv
+    by host, for spip by host:port as spip looks it up)."""
+    home = work / "home"
+    home.mkdir(exist_ok=True)
+    netrc = home / ".netrc"
+    lines = [f"machine 127.0.0.1 login {USER} password {PASSWORD}"]
+    lines += [f"machine 127.0.0.1:{port} login {USER} password {PASSWORD}" for port in ports]
+    netrc.write_text("\n".join(lines) + "\n")
+    netrc.chmod(0o600)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PIP_", "PYTHON", "SPIP_", "UV_", "VIRTUAL_ENV"))
+    }
+    env.update(
+        HOME=str(home),
+        PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring",
+        SPIP_CACHE_KEY_FILE=str(work / "cache.key"),
+    )
+    return env
 
 
-def chart(summary: dict[str, dict[str, dict[str, float]]], path: Path) -> bool:
+def serve(work: Path, name: str) -> tuple[Any, Any, Path, int]:
+    """Start the private and public servers of workload ``name``."""
+    wheels = ensure_workload(name)
+    root = work / name
+    private_dir = root / "private"
+    build_wheel(private_dir, "acme-core", "1.0.0")
+    build_wheel(private_dir, "acme-app", "1.0.0", requires=[*WORKLOADS[name], "acme-core"])
+    public_dir = root / "public"
+    shutil.copytree(wheels, public_dir, ignore=shutil.ignore_patterns(".complete"))
+    private = start_server(private_dir, root / "private-server", username=USER, password=PASSWORD)
+    public = start_server(public_dir, root / "public-server")
+    count = len(list(wheels.glob("*.whl"))) + 2
+    return private, public, root, count
+
+
+def write_map(root: Path, private: Any, public: Any) -> Path:
+    spip_map = root / "spip.toml"
+    spip_map.write_text(
+        f'default = "public"\n[indexes.private]\nurl = "{private.url}"\n'
+        f'username = "{USER}"\n[indexes.public]\nurl = "{public.url}"\n'
+        '[packages]\n"acme-*" = "private"\n'
+    )
+    return spip_map
+
+
+def run_workload(work: Path, name: str, args: Any, *, main_run: bool) -> tuple[report.Runs, int]:
+    private, public, root, count = serve(work, name)
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
-    scenarios = list(summary)
-    tools = sorted({t for s in summary.values() for t in s})
-    fig, ax = plt.subplots(figsize=(8, 4))
-    width = 0.8 / len(tools)
-    for offset, tool in enumerate(tools):
-        values = [summary[s].get(tool, {}).get("median_s", 0) for s in scenarios]
-        ax.bar([i + offset * width for i in range(len(scenarios))], values, width, label=tool)
-    ax.set_xticks([i + width * (len(tools) - 1) / 2 for i in range(len(scenarios))], scenarios)
-    ax.set_ylabel("median seconds")
-    ax.set_title("spip vs pip (and uv): same workload, same run")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    return True
+        port = [int(s.url.rsplit(":", 1)[1].split("/")[0]) for s in (private, public)]
+        env = environment(work, port)
+        indexes = Indexes(private.url, public.url, write_map(root, private, public))
+        bench = Bench(root, indexes, env, args)
+        rounds = args.rounds if main_run else args.scale_rounds
+        print(f"workload {name}: acme-app -> {count} distributions; {rounds} round(s)")
+        for number in range(rounds):
+            print(f"round {number + 1}/{rounds}")
+            offline = [root / "public", root / "private"] if main_run else None
+            bench.round(like_for_like=main_run, offline_dirs=offline)
+        return bench.runs, count
+    finally:
+        private.stop()
+        public.stop()
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--scale-rounds", type=int, default=1, help="0: no scaling run")
+    parser.add_argument("--spip-src", type=Path, help="run spip from this source tree")
+    parser.add_argument("--out", type=Path, default=WORK / "results.json")
     args = parser.parse_args()
-    wheels = ensure_workload()
     work = Path(tempfile.mkdtemp(prefix="spip-bench-"))
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
     try:
-        private_dir = work / "private"
-        build_wheel(private_dir, "acme-core", "1.0.0")
-        build_wheel(private_dir, "acme-app", "1.0.0", requires=[*ROOTS, "acme-core"])
-        public_dir = work / "public"
-        shutil.copytree(wheels, public_dir, ignore=shutil.ignore_patterns(".complete"))
-        private = start_server(
-            private_dir, work / "private-server", username=USER, password=PASSWORD
-        )
-        public = start_server(public_dir, work / "public-server")
-        try:
-            home = work / "home"
-            home.mkdir()
-            netrc = home / ".netrc"
-            netrc.write_text(f"machine 127.0.0.1 login {USER} password {PASSWORD}\n")
-            netrc.chmod(0o600)
-            env = {
-                k: v
-                for k, v in os.environ.items()
-                if not k.startswith(("PIP_", "PYTHON", "SPIP_", "UV_", "VIRTUAL_ENV"))
-            }
-            env.update(HOME=str(home), PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring")
-            spip_map = work / "spip.toml"
-            spip_map.write_text(
-                f'default = "public"\n[indexes.private]\nurl = "{private.url}"\n'
-                f'username = "{USER}"\n[indexes.public]\nurl = "{public.url}"\n'
-                '[packages]\n"acme-*" = "private"\n'
-            )
-            bench = Bench(work, private.url, public.url, spip_map, env)
-            files = sorted(wheels.glob("*.whl"))
-            size = sum(f.stat().st_size for f in files) / 1e6
-            print(
-                f"workload: acme-app -> {len(files) + 2} distributions "
-                f"({len(files)} public wheels, {size:.1f} MB); tools: {', '.join(bench.tools())}"
-            )
-            print(
-                f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-                f"{platform.python_version()}"
-            )
-            results: dict[str, dict[str, list[list[float]]]] = {}
-            for number in range(args.rounds):
-                print(f"round {number + 1}/{args.rounds}")
-                bench.scenario_round(results)
-        finally:
-            private.stop()
-            public.stop()
-        summary = summarize(results)
-        figures = micro()
-        print()
-        print(
-            f"{'scenario':9} {'tool':5} {'median':>8} {'min-max':>15} {'peak RSS':>9} "
-            f"{'spip/tool':>9}"
-        )
-        offline = summary.pop("offline", {}).get("pip")
-        for scenario, tools in summary.items():
-            spip_median = tools["spip"]["median_s"]
-            for tool, row in tools.items():
-                ratio = "" if tool.startswith("spip") else f"{spip_median / row['median_s']:.2f}x"
+        started = time.perf_counter()
+        runs, base_count = run_workload(work, "base", args, main_run=True)
+        large_runs: report.Runs = {}
+        large_count = 0
+        if args.scale_rounds:
+            large_runs, large_count = run_workload(work, "large", args, main_run=False)
+        summary = report.summarize(runs)
+        large = report.summarize(large_runs)
+        print(f"\nbase workload ({base_count} distributions), medians:")
+        report.print_table(summary)
+        print("spip's phases (medians; phases overlap, so they need not add up):")
+        report.print_phases(summary)
+        offline = summary.get("offline", {})
+        for variant in ("pip", "pip-nc"):
+            spip = summary.get("warm", {}).get(variant.replace("pip", "spip"))
+            if variant in offline and spip:
+                floor = offline[variant]["median_s"]
                 print(
-                    f"{scenario:9} {tool:5} {row['median_s']:7.2f}s "
-                    f"{row['min_s']:6.2f}-{row['max_s']:<6.2f}s {row['peak_rss_mib']:7.0f}MiB "
-                    f"{ratio:>9}"
+                    f"offline {variant} step alone: {floor:.2f}s; "
+                    f"spip warm / that: {spip['median_s'] / floor:.2f}x"
                 )
-        if offline:
-            print(
-                f"offline pip step alone (pip --no-index over the same wheels): "
-                f"{offline['median_s']:.2f}s; spip cold / that = "
-                f"{summary['cold']['spip']['median_s'] / offline['median_s']:.2f}x, warm / "
-                f"that = {summary['warm']['spip']['median_s'] / offline['median_s']:.2f}x"
-            )
-            summary["offline"] = {"pip": offline}
+        goals = report.goals(summary)
+        print("goals (ratios of medians):")
+        report.print_goals(goals)
+        per_dist: dict[str, dict[str, float]] = {}
+        if large:
+            print(f"\nlarge workload ({large_count} distributions), medians:")
+            report.print_table(large)
+            per_dist = report.scaling(summary, large, (base_count, large_count))
+            print("seconds per added distribution:")
+            for scenario, variants in per_dist.items():
+                parts = ", ".join(f"{v} {s * 1000:.0f} ms" for v, s in variants.items())
+                print(f"  {scenario}: {parts}")
+        figures = micro()
         for key, value in figures.items():
-            unit = "us" if key.endswith("_us") else "ms"
-            print(f"{key}: {value:.1f} {unit}")
-        out = WORK
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "results.json").write_text(
-            json.dumps(
-                {
-                    "summary": summary,
-                    "runs": results,
-                    "micro": figures,
-                    "rounds": args.rounds,
-                    "machine": {
-                        "cores": os.cpu_count(),
-                        "python": platform.python_version(),
-                        "arch": platform.machine(),
-                    },
-                },
-                indent=2,
-            )
-        )
-        drawn = chart(summary, out / "results.png")
+            print(f"{key}: {value:.1f} {'us' if key.endswith('_us') else 'ms'}")
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        document = {
+            "summary": summary,
+            "runs": runs,
+            "goals": goals,
+            "large": {"summary": large, "runs": large_runs, "distributions": large_count},
+            "distributions": base_count,
+            "seconds_per_added_distribution": per_dist,
+            "micro": figures,
+            "rounds": args.rounds,
+            "spip_src": str(args.spip_src) if args.spip_src else None,
+            "machine": {
+                "cores": os.cpu_count(),
+                "python": platform.python_version(),
+                "arch": platform.machine(),
+            },
+            "bench_seconds": time.perf_counter() - started,
+        }
+        args.out.write_text(json.dumps(document, indent=2))
+        drawn = report.chart(summary, args.out.with_suffix(".png"))
         print(
-            f"results: {out / 'results.json'}"
-            + (
-                f", chart: {out / 'results.png'}"
-                if drawn
-                else " (install matplotlib for the chart)"
-            )
+            f"results: {args.out}" + (f", chart: {args.out.with_suffix('.png')}" if drawn else "")
         )
         return 0
     finally:

@@ -1,5 +1,5 @@
 """``python -m pipx_secure`` runs the spip command line."""
 
-from pipx_secure.cli.main import entry
+from pipx_secure.cli.quick import entry
 
 entry()

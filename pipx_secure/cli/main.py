@@ -40,8 +40,15 @@ def cmd_install(args: argparse.Namespace, output: Output) -> int:
     from pipx_secure.commands import install
 
     services = _services(args, output)
-    result = install.run(flags.install_settings(args, services.environ), services)
+    settings = flags.install_settings(args, services.environ)
+    result = install.run(settings, services)
     render.install(result, output, args.quiet)
+    argv = getattr(args, "spip_argv", None)
+    if argv is not None and not result.dry_run:
+        from pipx_secure.commands import noop
+
+        if noop.eligible(argv) and (result.fast_path or install.nothing_to_do(settings, services)):
+            noop.remember(argv, settings, services)
     return 0
 
 
@@ -239,21 +246,6 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Output], int]] = {
 }
 
 
-def entry() -> None:
-    """The ``spip`` console script: :func:`main`, then exit.
-
-    After Ctrl-C the process ends at once: a download thread blocked on a silent server must
-    not hold the exit for its read timeout (what could be cleaned up already was).
-    """
-    code = main()
-    if code == INTERRUPTED:
-        with contextlib.suppress(OSError):
-            sys.stdout.flush()
-            sys.stderr.flush()
-        os._exit(code)
-    sys.exit(code)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``spip`` console script."""
     arguments = list(sys.argv[1:] if argv is None else argv)
@@ -287,6 +279,7 @@ def _dispatch(arguments: list[str], output: Output) -> int:
         return cmd_passthrough(passthrough_args(arguments), output)
     parser = build_parser()
     args = parser.parse_args(arguments)
+    args.spip_argv = arguments[1:] if arguments[:1] == ["install"] else None  # the no-op memo
     if not args.command:
         parser.print_help()
         return 2

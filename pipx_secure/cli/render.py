@@ -1,31 +1,43 @@
-"""Results as text: one function per command result, all through :class:`Output`."""
+"""Results as text: one function per command result, all through :class:`Output`.
+
+The result types are imported for type checking only: rendering one command's result loads
+no other command (a satisfied ``spip install`` imports only what it uses).
+"""
 
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
-from pipx_secure.audit.report import AuditReport, FileKind, Verdict
 from pipx_secure.cli.output import Output
-from pipx_secure.commands.auth import AuthResult
-from pipx_secure.commands.check import CheckReport
-from pipx_secure.commands.explain import ExplainResult
-from pipx_secure.commands.fetch import FetchResult
-from pipx_secure.commands.init import InitResult
-from pipx_secure.commands.install import InstallResult
-from pipx_secure.commands.lock import LockResult
-from pipx_secure.commands.outdated import OutdatedResult
-from pipx_secure.commands.passthrough import PassthroughResult
-from pipx_secure.commands.sync import SyncResult
+from pipx_secure.commands.noop import NOTHING_TO_INSTALL
 
-_STYLES = {
-    Verdict.VERIFIED: "green",
-    Verdict.INSTALLED_BY_SPIP: "green",
-    Verdict.MISMATCH: "bold red",
-    Verdict.NOT_ON_ASSIGNED_INDEX: "bold red",
-    Verdict.UNVERIFIABLE: "yellow",
-    Verdict.ACCEPTED: "cyan",
-    Verdict.UNOWNED: "bold red",
-}
+if TYPE_CHECKING:
+    from pipx_secure.audit.report import AuditReport
+    from pipx_secure.commands.auth import AuthResult
+    from pipx_secure.commands.check import CheckReport
+    from pipx_secure.commands.explain import ExplainResult
+    from pipx_secure.commands.fetch import FetchResult
+    from pipx_secure.commands.init import InitResult
+    from pipx_secure.commands.install import InstallResult
+    from pipx_secure.commands.lock import LockResult
+    from pipx_secure.commands.outdated import OutdatedResult
+    from pipx_secure.commands.passthrough import PassthroughResult
+    from pipx_secure.commands.sync import SyncResult
+
+
+def _styles() -> dict[object, str]:
+    from pipx_secure.audit.report import Verdict
+
+    return {
+        Verdict.VERIFIED: "green",
+        Verdict.INSTALLED_BY_SPIP: "green",
+        Verdict.MISMATCH: "bold red",
+        Verdict.NOT_ON_ASSIGNED_INDEX: "bold red",
+        Verdict.UNVERIFIABLE: "yellow",
+        Verdict.ACCEPTED: "cyan",
+        Verdict.UNOWNED: "bold red",
+    }
 
 
 def install(result: InstallResult, output: Output, quiet: int) -> None:
@@ -40,10 +52,7 @@ def install(result: InstallResult, output: Output, quiet: int) -> None:
     if quiet:
         return
     if result.fast_path:
-        output.out(
-            "Nothing to install: every requirement is already satisfied "
-            "(installed by spip from its assigned index)."
-        )
+        output.out(NOTHING_TO_INSTALL)
     elif result.installed:
         output.out(
             "Installed: " + ", ".join(f"{p.name} {p.version} [{p.index}]" for p in result.installed)
@@ -137,6 +146,8 @@ def _size(count: int) -> str:
 
 def audit_summary(report: AuditReport) -> str:
     """The summary line: counts per verdict, what was checked, what was downloaded."""
+    from pipx_secure.audit.report import FileKind
+
     counts = report.summary()
     packages = ", ".join(f"{n} {v}" for v, n in counts["packages"].items()) or "none"
     files = ", ".join(f"{n} {v}" for v, n in counts["files"].items()) or "none"
@@ -170,6 +181,10 @@ def audit(report: AuditReport, output: Output, fmt: str) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from pipx_secure.audit.report import FileKind, Verdict
+
+    styles = _styles()
+
     console = Console(
         no_color=bool(output.environ.get("NO_COLOR")) or None, highlight=False, soft_wrap=False
     )
@@ -178,7 +193,7 @@ def audit(report: AuditReport, output: Output, fmt: str) -> None:
         table.add_column(column, overflow="fold")
     for item in report.packages:
         why = item.reason + (f" [{', '.join(item.files[:5])}]" if item.files else "")
-        style = _STYLES[item.verdict]
+        style = styles[item.verdict]
         table.add_row(
             item.name,
             item.version,
@@ -191,7 +206,7 @@ def audit(report: AuditReport, output: Output, fmt: str) -> None:
         if finding.verdict is Verdict.VERIFIED and finding.kind is not FileKind.PTH:
             continue
         owners = ", ".join(finding.owners) or "no owner"
-        style = _STYLES[finding.verdict]
+        style = styles[finding.verdict]
         text = f"{finding.kind.value} {finding.path} ({owners}): {finding.reason}"
         console.print(f"[{style}]{finding.verdict.value}[/] {escape(output.scrub(text))}")
     for exposure in report.exposures:

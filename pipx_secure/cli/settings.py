@@ -1,4 +1,7 @@
-"""Flags become frozen settings here, at the CLI boundary; nothing deeper sees argparse."""
+"""Flags become frozen settings here, at the CLI boundary; nothing deeper sees argparse.
+
+Each function imports its own command's settings: a run loads only the command it runs.
+"""
 
 from __future__ import annotations
 
@@ -6,32 +9,31 @@ import argparse
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.utils import NormalizedName, canonicalize_name
 
-from pipx_secure.commands.audit import AuditSettings
-from pipx_secure.commands.check import CheckSettings
-from pipx_secure.commands.context import NetworkOptions
-from pipx_secure.commands.explain import ExplainSettings
-from pipx_secure.commands.fetch import FetchSettings
-from pipx_secure.commands.init import InitSettings
-from pipx_secure.commands.install import InstallSettings
-from pipx_secure.commands.install_target import Described
-from pipx_secure.commands.lock import LockSettings
-from pipx_secure.commands.sync import SyncSettings
 from pipx_secure.errors import UsageError
-from pipx_secure.install.pipargs import Backend, PipOptions
-from pipx_secure.model.accept import parse_accept
-from pipx_secure.model.cooldown import cutoff, parse_moment
-from pipx_secure.resolve.finder import BinaryPolicy
-from pipx_secure.resolve.fromlock import Choice
-from pipx_secure.resolve.settings import ResolveSettings
+
+if TYPE_CHECKING:
+    from pipx_secure.commands.audit import AuditSettings
+    from pipx_secure.commands.check import CheckSettings
+    from pipx_secure.commands.context import NetworkOptions
+    from pipx_secure.commands.explain import ExplainSettings
+    from pipx_secure.commands.fetch import FetchSettings
+    from pipx_secure.commands.init import InitSettings
+    from pipx_secure.commands.install import InstallSettings
+    from pipx_secure.commands.lock import LockSettings
+    from pipx_secure.commands.sync import SyncSettings
+    from pipx_secure.resolve.finder import BinaryPolicy
 
 
 def binary_policy(
     only_binary: Sequence[str], no_binary: Sequence[str], prefer_binary: bool
 ) -> tuple[BinaryPolicy, dict[NormalizedName, BinaryPolicy]]:
     """pip's ``--only-binary``/``--no-binary`` values (``:all:``, ``:none:``, names)."""
+    from pipx_secure.resolve.finder import BinaryPolicy
+
     policy = BinaryPolicy.PREFER_BINARY if prefer_binary else BinaryPolicy.ANY
     per_name: dict[NormalizedName, BinaryPolicy] = {}
     for values, chosen in (
@@ -70,6 +72,8 @@ def _prereleases(
 
 
 def _moment(value: str | None) -> datetime | None:
+    from pipx_secure.model.cooldown import cutoff, parse_moment
+
     if not value:
         return None
     try:
@@ -107,6 +111,11 @@ def _config_settings(values: Sequence[str]) -> tuple[tuple[str, str], ...]:
 
 def install_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> InstallSettings:
     """``spip install``'s namespace as settings."""
+    from pipx_secure.commands.install import InstallSettings
+    from pipx_secure.commands.install_target import Described
+    from pipx_secure.install.pipargs import Backend, PipOptions
+    from pipx_secure.resolve.settings import ResolveSettings
+
     policy, per_name = binary_policy(args.only_binary, args.no_binary, args.prefer_binary)
     everything, prereleases = _prereleases(args.all_releases, args.only_final)
     installer = args.installer or environ.get("SPIP_INSTALLER", "pip")
@@ -163,6 +172,8 @@ def install_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> In
 
 def network_options(args: argparse.Namespace) -> NetworkOptions:
     """pip's network, cache and keyring options (on commands that take them)."""
+    from pipx_secure.commands.context import NetworkOptions
+
     keyring = getattr(args, "keyring_provider", None)
     cert, client = getattr(args, "cert", None), getattr(args, "client_cert", None)
     cache_dir = getattr(args, "cache_dir", None)
@@ -181,6 +192,8 @@ def network_options(args: argparse.Namespace) -> NetworkOptions:
 
 def lock_settings(args: argparse.Namespace) -> LockSettings:
     """``spip lock``'s namespace as settings."""
+    from pipx_secure.commands.lock import LockSettings
+
     return LockSettings(
         requirements=tuple(args.requirements),
         requirement_files=tuple(args.requirement),
@@ -198,6 +211,9 @@ def lock_settings(args: argparse.Namespace) -> LockSettings:
 
 def sync_settings(args: argparse.Namespace) -> SyncSettings:
     """``spip sync``'s namespace as settings."""
+    from pipx_secure.commands.sync import SyncSettings
+    from pipx_secure.resolve.fromlock import Choice
+
     return SyncSettings(
         lockfile=args.lockfile,
         map_path=args.map,
@@ -219,6 +235,8 @@ def sync_settings(args: argparse.Namespace) -> SyncSettings:
 
 def check_settings(args: argparse.Namespace) -> CheckSettings:
     """``spip check``'s namespace as settings."""
+    from pipx_secure.commands.check import CheckSettings
+
     return CheckSettings(files=tuple(args.files), map_path=args.map, online=args.online)
 
 
@@ -231,6 +249,9 @@ def audit_format(args: argparse.Namespace) -> str:
 
 def audit_settings(args: argparse.Namespace) -> AuditSettings:
     """``spip audit``'s namespace as settings (a malformed ``--accept``: exit 2)."""
+    from pipx_secure.commands.audit import AuditSettings
+    from pipx_secure.model.accept import parse_accept
+
     accept = []
     for raw in args.accept:
         try:
@@ -248,11 +269,15 @@ def audit_settings(args: argparse.Namespace) -> AuditSettings:
 
 def explain_settings(args: argparse.Namespace) -> ExplainSettings:
     """``spip explain``'s namespace as settings."""
+    from pipx_secure.commands.explain import ExplainSettings
+
     return ExplainSettings(names=tuple(args.names), map_path=args.map)
 
 
 def init_settings(args: argparse.Namespace) -> InitSettings:
     """``spip init``'s namespace as settings."""
+    from pipx_secure.commands.init import InitSettings
+
     return InitSettings(
         output=args.output,
         pyproject=args.pyproject,
@@ -266,6 +291,10 @@ def init_settings(args: argparse.Namespace) -> InitSettings:
 
 def fetch_settings(args: argparse.Namespace) -> FetchSettings:
     """``spip download`` / ``spip wheel``'s namespace as settings."""
+    from pipx_secure.commands.fetch import FetchSettings
+    from pipx_secure.commands.install_target import Described
+    from pipx_secure.resolve.settings import ResolveSettings
+
     policy, per_name = binary_policy(args.only_binary, args.no_binary, args.prefer_binary)
     return FetchSettings(
         dest=args.dest,

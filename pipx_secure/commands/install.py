@@ -134,11 +134,9 @@ def _only_dependencies(resolution: Resolution) -> Resolution:
     return Made(Plan(pins), candidates)
 
 
-def run(settings: InstallSettings, services: Services) -> InstallResult:
-    """Resolve through the map, fetch and verify everything, then install offline."""
-    source_map = services.load_map(settings.map_path).allowing_overwrite(settings.allow_overwrite)
-    combined = gather(
-        services.cwd,
+def _inputs(settings: InstallSettings, cwd: Path) -> RequirementSet:
+    return gather(
+        cwd,
         settings.requirements,
         settings.requirement_files,
         settings.constraint_files,
@@ -146,6 +144,32 @@ def run(settings: InstallSettings, services: Services) -> InstallResult:
         scripts=settings.scripts,
         groups=settings.groups,
     )
+
+
+def nothing_to_do(settings: InstallSettings, services: Services) -> bool:
+    """Whether the same command would now find nothing to do (the no-op check alone; no
+    note is printed twice: the map is read without the reporter)."""
+    from pipx_secure.config.mapfile import load_source_map
+
+    source_map = load_source_map(settings.map_path, cwd=services.cwd, environ=services.environ)
+    if source_map.notes:
+        return False
+    combined = _inputs(settings, services.cwd)
+    settings = _file_options(settings, combined)
+    target = choose_target(
+        services,
+        settings.python,
+        settings.pip,
+        settings.described,
+        require_virtualenv=settings.require_virtualenv,
+    )
+    return _fast_path(settings, combined, target, source_map)
+
+
+def run(settings: InstallSettings, services: Services) -> InstallResult:
+    """Resolve through the map, fetch and verify everything, then install offline."""
+    source_map = services.load_map(settings.map_path).allowing_overwrite(settings.allow_overwrite)
+    combined = _inputs(settings, services.cwd)
     settings = _file_options(settings, combined)
     target = choose_target(
         services,

@@ -5,25 +5,28 @@ Layout under the cache root (``SPIP_CACHE_DIR`` or platformdirs' user cache dir)
     artifacts/sha256/ab/<digest>/<filename>   verified downloads
     metadata/sha256/ab/<digest>.metadata      core metadata of an artifact
     built/<sdist digest>/<interpreter>/       wheels built from a verified sdist
+    bytecode/<magic>-o<level>/ab/<sha256>     compiled code of the source whose sha256 it is
+    bytecode/<magic>-o<level>/wheels/<sha256> which sources a wheel holds (its members' sha256)
     http/                                     HTTP cache of project pages (CacheControl)
+    uv/                                       uv's own cache (``--installer uv``)
 
 A file appears under its digest only after its bytes were hashed while streaming and matched:
 downloads go to a temporary file in the same directory and are renamed atomically, and every
 read re-hashes it.  Entries spip made itself (metadata, built wheels, interpreter facts, cached
-pages) carry a seal (:mod:`pipx_secure.index.seal`) checked on every read; one that fails is
-discarded with one warning and made again.  A per-digest file lock keeps two processes from
-downloading the same artifact twice.  Nothing in the cache carries a credential.
+pages, compiled bytecode and wheel source lists) carry a seal (:mod:`pipx_secure.index.seal`)
+checked on every read; one that fails is discarded with one warning and made again.  A
+per-digest file lock keeps two processes from downloading the same artifact twice.  Nothing in
+the cache carries a credential.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-
-from filelock import FileLock
 
 from pipx_secure.fs import atomic_write
 from pipx_secure.index.seal import Sealer, refuse_shared
@@ -50,6 +53,7 @@ class ArtifactCache:
         self.sealer = sealer
         self._warn = warn or (lambda text: None)
         self._warned: set[str] = set()
+        self._made: set[str] = set()
 
     def note(self, text: str) -> None:
         """Pass a line on to the user (once)."""
@@ -100,6 +104,8 @@ class ArtifactCache:
     @contextmanager
     def lock(self, digest: Digest) -> Iterator[None]:
         """An inter-process lock for one digest."""
+        from filelock import FileLock  # imported when a download needs it, not by a no-op
+
         lock_dir = self.root / "locks"
         lock_dir.mkdir(parents=True, exist_ok=True)
         with FileLock(str(lock_dir / f"{digest.algorithm}-{digest.hexdigest}.lock"), timeout=600):
@@ -173,6 +179,67 @@ class ArtifactCache:
     def built_dir(self, sdist: Digest, interpreter: str) -> Path:
         """Directory holding wheels built from the sdist ``sdist`` for ``interpreter``."""
         return self.root / "built" / sdist.hexdigest / interpreter
+
+    # -- bytecode: code, so sealed like everything else spip makes --------------------------
+    def _bytecode_path(self, flavour: str, key: str) -> Path:
+        return Path(f"{self.root}/bytecode/{flavour}/{key[:2]}/{key}")
+
+    def has_bytecode(self, flavour: str, source_sha256: str) -> bool:
+        """Whether an entry exists (not checked: :meth:`read_bytecode` checks its seal)."""
+        return self._bytecode_path(flavour, source_sha256).is_file()
+
+    def read_bytecode(self, flavour: str, source_sha256: str) -> bytes | None:
+        """The sealed compilation result of the source with ``source_sha256`` for
+        ``flavour`` (magic number and optimization level); None when absent or when its seal
+        fails (then it is discarded with a warning, and compiled again by the caller)."""
+        return self._read_sealed(
+            "bytecode", f"{flavour}:{source_sha256}", self._bytecode_path(flavour, source_sha256)
+        )
+
+    def write_bytecode(self, flavour: str, source_sha256: str, data: bytes) -> None:
+        """Store a compilation result, sealed to its source hash and flavour (thousands per
+        cold install: a temporary name and a rename, each directory made once)."""
+        path = self._bytecode_path(flavour, source_sha256)
+        sealed = self.sealer.seal_bytes("bytecode", f"{flavour}:{source_sha256}", data)
+        directory = str(path.parent)
+        if directory not in self._made:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._made.add(directory)
+        temp = f"{path}.{os.getpid()}.{threading.get_ident()}.partial"
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(sealed)
+            os.replace(temp, path)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+
+    def read_sources(self, flavour: str, wheel: Digest) -> bytes | None:
+        """The sealed list of a wheel's Python sources and their hashes (None: absent/bad)."""
+        path = self.root / "bytecode" / flavour / "wheels" / f"{wheel.algorithm}-{wheel.hexdigest}"
+        return self._read_sealed("wheel sources", f"{flavour}:{wheel}", path)
+
+    def write_sources(self, flavour: str, wheel: Digest, data: bytes) -> None:
+        """Store a wheel's list of Python sources, sealed to the wheel's digest."""
+        path = self.root / "bytecode" / flavour / "wheels" / f"{wheel.algorithm}-{wheel.hexdigest}"
+        atomic_write(path, self.sealer.seal_bytes("wheel sources", f"{flavour}:{wheel}", data))
+
+    def _read_sealed(self, purpose: str, key: str, path: Path) -> bytes | None:
+        try:
+            sealed = path.read_bytes()
+        except OSError:
+            return None
+        data = self.sealer.open_bytes(purpose, key, sealed)
+        if data is None:
+            path.unlink(missing_ok=True)
+            self.warn(purpose, path)
+        return data
+
+    @property
+    def uv_dir(self) -> Path:
+        """uv's cache (``--installer uv``): beside spip's, not the user's own."""
+        return self.root / "uv"
 
     @property
     def http_dir(self) -> Path:

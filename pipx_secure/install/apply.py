@@ -1,9 +1,12 @@
-"""Acting on a plan: fetch and build everything first, then run the installer once, offline.
+"""Acting on a plan: fetch and build everything first, then run the installer, offline.
 
 Nothing touches the target before every artifact is downloaded, verified and built, so a
-failure on the way leaves the environment exactly as it was.  After the installer succeeds,
-spip records provenance (read by ``spip audit`` and the no-op fast path), writes PEP 610
-``direct_url.json`` for local projects, and byte-compiles the new files in parallel.
+failure on the way leaves the environment exactly as it was.  Bytecode compilation of what
+spip's cache lacks starts as each wheel is verified (:mod:`pipx_secure.install.bytecode`).
+The installer (pip, several pip processes over disjoint groups of wheels, or uv) runs with
+``--no-compile``; as each group is in place spip writes its ``.pyc`` files from the cache.
+Then spip records provenance (read by ``spip audit`` and the no-op fast path) and writes PEP
+610 ``direct_url.json`` for local projects.
 """
 
 from __future__ import annotations
@@ -11,18 +14,21 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from packaging.utils import NormalizedName
 
 from pipx_secure.errors import InstallError
-from pipx_secure.install.compile import compile_files, python_files
+from pipx_secure.install.bytecode import Bytecode, Pending
+from pipx_secure.install.groups import install_groups
 from pipx_secure.install.pipargs import Backend, PipOptions
 from pipx_secure.install.preparer import LocalArtifact
+from pipx_secure.install.process import Completed
 from pipx_secure.install.provenance import record_digest, write_provenance
 from pipx_secure.install.shadowing import check_shadowing
-from pipx_secure.install.target import probe
+from pipx_secure.install.target import interpreter_facts, probe, scan_distributions
 from pipx_secure.install.wheelhouse import WheelFile, install_wheels
 from pipx_secure.install.workspace import Workspace
 from pipx_secure.model.environment import TargetEnvironment
@@ -41,6 +47,11 @@ class InstallOutcome:
     pip_ran: bool
 
 
+def _spip_compiles(options: PipOptions, target: TargetEnvironment) -> bool:
+    """Whether spip writes the bytecode (from its cache) instead of the installer."""
+    return options.compile and not options.elsewhere and Bytecode.possible(target)
+
+
 def apply(
     workspace: Workspace,
     resolution: Resolution,
@@ -48,41 +59,97 @@ def apply(
     *,
     reinstall: bool = False,
 ) -> InstallOutcome:
-    """Fetch and build everything first, then run pip (or uv) once, offline."""
+    """Fetch and build everything first, then run the installer offline."""
     target = workspace.target
     to_install, satisfied = resolution.plan.changes(target.installed, reinstall=reinstall)
     if not to_install:
         return InstallOutcome(resolution.plan, (), satisfied, pip_ran=False)
-    wheels = workspace.fetch(resolution, to_install)
-    check_shadowing(
-        wheels,
-        {p.name: p.index for p in to_install},
-        None if (options.target_dir or options.user) else target,
-        workspace.route_name,
-        workspace.source_map.allow_overwrite,
-    )
-    # spip byte-compiles afterwards, in parallel, exactly the files pip installed.
-    parallel_compile = options.backend is Backend.PIP and options.compile and not options.target_dir
-    run_options = replace(options, compile=False) if parallel_compile else options
-    workspace.step(f"installing {len(wheels)} wheel(s) with {options.backend.value}")
-    done = install_wheels(
-        wheels, target.python, run_options, workspace.processes, user_site=options.user
-    )
-    if not done.ok:
-        raise InstallError(
-            f"pip failed installing the plan: {done.last_line()}",
-            hint="everything was fetched and verified; pip itself refused (run with -v)",
+    bytecode = None
+    if _spip_compiles(options, target):
+        bytecode = Bytecode(target, workspace.cache, workspace.processes)
+    try:
+        wheels = workspace.fetch(
+            resolution, to_install, on_wheel=bytecode.add_wheel if bytecode else None
         )
-    after: TargetEnvironment | None = None
+        if bytecode is not None:
+            bytecode.flush()
+        paths = check_shadowing(
+            wheels,
+            {p.name: p.index for p in to_install},
+            None if (options.target_dir or options.user) else target,
+            workspace.route_name,
+            workspace.source_map.allow_overwrite,
+        )
+        workspace.step(f"installing {len(wheels)} wheel(s) with {options.backend.value}")
+        run_options = replace(options, compile=False) if bytecode else options
+        pending = _install(workspace, wheels, paths, run_options, bytecode)
+        if bytecode is not None:
+            with workspace.phases.span("bytecode"):
+                bytecode.complete(pending)
+    finally:
+        if bytecode is not None:
+            bytecode.close()
     if not options.elsewhere:
-        after = probe(target.python, workspace.cache, workspace.processes)
-        record_provenance(after, to_install, workspace.local, wheels)
-        record_direct_urls(after, to_install, workspace.local)
-    if parallel_compile:
-        after = after or probe(target.python, workspace.cache, workspace.processes)
-        dist_infos = [after.locations[p.name] for p in to_install if p.name in after.locations]
-        compile_files(target.python, python_files(dist_infos), workspace.processes)
+        with workspace.phases.span("provenance"):
+            after = probe(target.python, workspace.cache, workspace.processes)
+            record_provenance(after, to_install, workspace.local, wheels)
+            record_direct_urls(after, to_install, workspace.local)
     return InstallOutcome(resolution.plan, to_install, satisfied, pip_ran=True)
+
+
+def _install(
+    workspace: Workspace,
+    wheels: Sequence[WheelFile],
+    paths: Mapping[NormalizedName, Sequence[str]],
+    options: PipOptions,
+    bytecode: Bytecode | None,
+) -> list[Pending]:
+    """Run the installer over ``wheels`` (pip: disjoint groups at once); as each group is in
+    place, write its bytecode from the cache.  Returns what is still to be written."""
+    target = workspace.target
+    # One pip when it replaces installed distributions, and when the cores are compiling
+    # (a cold install: a second pip would only add its start-up).
+    single = any(w.name in target.installed for w in wheels) or (
+        bytecode is not None and bytecode.busy()
+    )
+    groups = (
+        install_groups(wheels, paths, replacing=single)
+        if options.backend is Backend.PIP and not (options.target_dir or options.user)
+        else [list(wheels)]
+    )
+
+    def one(group: list[WheelFile]) -> tuple[Completed, list[Pending]]:
+        with workspace.phases.span("install"):
+            done = install_wheels(
+                group,
+                target.python,
+                options,
+                workspace.processes,
+                user_site=options.user,
+                cache_root=workspace.cache.root,
+            )
+        if not done.ok or bytecode is None:
+            return done, []
+        with workspace.phases.span("bytecode"):
+            return done, bytecode.write_or_defer(_dist_infos(workspace, group))
+
+    with ThreadPoolExecutor(len(groups), thread_name_prefix="spip-install") as pool:
+        results = list(pool.map(one, groups))
+    for done, _pending in results:
+        if not done.ok:
+            raise InstallError(
+                f"pip failed installing the plan: {done.last_line()}",
+                hint="everything was fetched and verified; pip itself refused (run with -v)",
+            )
+    return [item for _done, pending in results for item in pending]
+
+
+def _dist_infos(workspace: Workspace, group: Sequence[WheelFile]) -> list[tuple[Path, str]]:
+    """(dist-info directory, wheel digest) of each of ``group`` now installed."""
+    target = workspace.target
+    facts = interpreter_facts(target.python, workspace.cache, workspace.processes)
+    found = scan_distributions(facts.sys_path).locations
+    return [(found[w.name], str(w.digest)) for w in group if w.name in found]
 
 
 def record_direct_urls(

@@ -214,10 +214,10 @@ def check_wheel_paths(path: Path, filename: str) -> list[str]:
                 f"wheel {filename} ({dist.name}) names a path outside the install: {name!r}",
                 hint="the wheel is malformed or hostile; nothing was installed",
             )
-    return [p for p in (_site_path(m) for m in members) if p is not None]
+    return [p for p in (site_path(m) for m in members) if p is not None]
 
 
-def _site_path(member: str) -> str | None:
+def site_path(member: str) -> str | None:
     """Where a wheel member lands relative to the site directory (None: elsewhere/metadata)."""
     top, _, rest = member.partition("/")
     if top.endswith(".dist-info") or member.endswith("/"):

@@ -9,9 +9,10 @@ contract (``--offline --no-index --no-config``).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -80,6 +81,24 @@ def pip_command(target_python: Path, pip_python: str | None = None) -> list[str]
     return command
 
 
+def pip_runner(target_python: Path, pip_python: str | None = None) -> list[str]:
+    """spip's own pip, started directly by the target interpreter.
+
+    ``python -m pip --python TARGET`` starts pip twice: once in spip's interpreter, which then
+    runs pip's ``__pip-runner__.py`` (exactly this copy of pip) with TARGET.  spip runs that
+    second step itself and saves the first start-up; the same pip, the same arguments.
+    """
+    if pip_python is None:
+        spec = importlib.util.find_spec("pip")
+        origin = spec.origin if spec is not None else None
+        runner = Path(origin).parent / "__pip-runner__.py" if origin else None
+        if runner is not None and runner.is_file():
+            if os.path.abspath(target_python) == os.path.abspath(sys.executable):
+                return [sys.executable, "-m", "pip"]
+            return [os.path.abspath(target_python), str(runner)]
+    return pip_command(target_python, pip_python)
+
+
 def build_pip_install_args(
     *,
     target_python: Path,
@@ -88,8 +107,9 @@ def build_pip_install_args(
     options: PipOptions,
     pip_python: str | None = None,
 ) -> list[str]:
-    """argv of the offline pip install over the verified wheelhouse (pure)."""
-    argv = pip_command(target_python, pip_python)
+    """argv of the offline pip install over the verified wheelhouse (pure but for finding
+    spip's own pip)."""
+    argv = pip_runner(target_python, pip_python)
     argv += [
         "install",
         "--isolated",
@@ -102,6 +122,8 @@ def build_pip_install_args(
         "--require-hashes",
         "--no-input",
         "--disable-pip-version-check",
+        # spip resolved the whole plan; pip's own check would only see its group's part.
+        "--no-warn-conflicts",
         "-r",
         str(requirements_file),
     ]
@@ -146,23 +168,23 @@ def build_uv_install_args(
     *,
     uv: str,
     target_python: Path,
-    wheelhouse: Path,
+    find_links: Sequence[Path],
     requirements_file: Path,
     options: PipOptions,
+    cache_dir: Path | None = None,
 ) -> list[str]:
     """argv of the opt-in uv backend, under the same air-gapped contract (pure).
 
-    ``--offline --no-index --no-config``, only the wheelhouse, ``--no-deps``, hashes required.
+    ``--offline --no-index --no-config``, only the verified wheels' directories, ``--no-deps``,
+    hashes required.  ``find_links`` are stable, content-addressed directories (uv caches a
+    local wheel by its path), and ``cache_dir`` is uv's cache inside spip's.
     """
-    argv = [
-        uv,
-        "pip",
-        "install",
-        "--offline",
-        "--no-index",
-        "--no-config",
-        "--find-links",
-        str(wheelhouse),
+    argv = [uv, "pip", "install", "--offline", "--no-index", "--no-config"]
+    for directory in find_links:
+        argv += ["--find-links", str(directory)]
+    if cache_dir is not None:
+        argv += ["--cache-dir", str(cache_dir)]
+    argv += [
         "--no-deps",
         "--require-hashes",
         "--only-binary",

@@ -54,18 +54,21 @@ def check_shadowing(
     target: TargetEnvironment | None,
     route: Callable[[NormalizedName], str],
     allowed: frozenset[NormalizedName] = frozenset(),
-) -> None:
+) -> dict[NormalizedName, list[str]]:
     """Refuse files written by distributions of different indexes (and unsafe wheel paths);
-    a distribution in ``allowed`` (``--allow-overwrite``) may overlap, in either role."""
+    a distribution in ``allowed`` (``--allow-overwrite``) may overlap, in either role.
+    Returns the files each wheel writes, relative to the site directory."""
     owners: dict[str, Owner] = {}
+    paths: dict[NormalizedName, list[str]] = {}
     for wheel in wheels:
         owner = (wheel.name, index_of.get(wheel.name, "?"))
-        for path in check_wheel_paths(wheel.path, wheel.path.name):
+        paths[wheel.name] = check_wheel_paths(wheel.path, wheel.path.name)
+        for path in paths[wheel.name]:
             previous = owners.setdefault(path, owner)
             if _conflict(owner, previous, allowed):
                 raise _refuse(path, owner, previous, installed=False)
     if target is None:
-        return
+        return paths
     incoming = {w.name for w in wheels}
     for name in target.locations:
         if name in incoming:
@@ -74,6 +77,7 @@ def check_shadowing(
             new = owners.get(path)
             if new is not None and _conflict(new, (name, route(name)), allowed):
                 raise _refuse(path, new, (name, route(name)), installed=True)
+    return paths
 
 
 def _conflict(new: Owner, old: Owner, allowed: frozenset[NormalizedName]) -> bool:

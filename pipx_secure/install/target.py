@@ -36,9 +36,10 @@ from pipx_secure.index.cache import ArtifactCache
 from pipx_secure.install.process import ChildKind, Processes
 from pipx_secure.model.environment import TargetEnvironment
 
-PROBE_VERSION = 4
+PROBE_VERSION = 5
 _PROBE = r"""
 import json, site, sys, sysconfig
+from importlib.util import MAGIC_NUMBER
 own_path = [p for p in sys.path]
 sys.path.insert(0, sys.argv[1])
 from packaging import markers, tags
@@ -53,6 +54,8 @@ print(json.dumps({
     "user_site": site.getusersitepackages(),
     "user_base": site.getuserbase(),
     "virtualenv": sys.prefix != getattr(sys, "base_prefix", sys.prefix),
+    "magic": MAGIC_NUMBER.hex(),
+    "cache_tag": sys.implementation.cache_tag or "",
 }))
 """
 _HEADER_END = re.compile(r"\r?\n\r?\n")
@@ -70,6 +73,8 @@ class InterpreterFacts:
     user_site: str
     user_base: str
     virtualenv: bool
+    magic: str = ""  # importlib.util.MAGIC_NUMBER, hex: whose bytecode this interpreter loads
+    cache_tag: str = ""  # sys.implementation.cache_tag ("" when it writes no bytecode)
 
     @classmethod
     def from_json(cls, data: Any) -> InterpreterFacts:
@@ -79,6 +84,7 @@ class InterpreterFacts:
         keys = ("markers", "tags", "sys_path", "prefix", "scheme", "user_site", "user_base")
         markers, tags, sys_path, prefix, scheme, user_site, user_base = (data.get(k) for k in keys)
         virtualenv = data.get("virtualenv")
+        magic, cache_tag = data.get("magic", ""), data.get("cache_tag", "")
         if not (
             isinstance(markers, dict)
             and all(isinstance(k, str) and isinstance(v, str) for k, v in markers.items())
@@ -92,6 +98,10 @@ class InterpreterFacts:
             and isinstance(user_site, str)
             and isinstance(user_base, str)
             and isinstance(virtualenv, bool)
+            and isinstance(magic, str)
+            and all(c in "0123456789abcdef" for c in magic)
+            and isinstance(cache_tag, str)
+            and all(c.isalnum() or c in "-_" for c in cache_tag)
         ):
             raise ValueError("probe output has the wrong shape")
         return cls(
@@ -103,6 +113,8 @@ class InterpreterFacts:
             user_site=user_site,
             user_base=user_base,
             virtualenv=virtualenv,
+            magic=magic,
+            cache_tag=cache_tag,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -116,6 +128,8 @@ class InterpreterFacts:
             "user_site": self.user_site,
             "user_base": self.user_base,
             "virtualenv": self.virtualenv,
+            "magic": self.magic,
+            "cache_tag": self.cache_tag,
         }
 
 
@@ -299,6 +313,8 @@ def probe(
         user_site=facts.user_site,
         user_base=facts.user_base,
         virtualenv=facts.virtualenv,
+        magic=facts.magic,
+        cache_tag=facts.cache_tag,
     )
 
 

@@ -8,6 +8,7 @@ offline over it through the process door.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -47,28 +48,51 @@ class WheelFile:
         return self.digest
 
 
-def _argv(
-    python: Path, house: Path, requirements: Path, options: PipOptions
-) -> tuple[list[str], ChildKind]:
-    if options.backend is Backend.UV:
-        uv = find_uv()
-        if uv is None:
-            raise UsageError(
-                "--installer uv: no uv binary found",
-                hint="pip install uv (beside spip), or use the default pip installer",
-            )
-        argv = build_uv_install_args(
-            uv=uv,
-            target_python=python,
-            wheelhouse=house,
-            requirements_file=requirements,
-            options=options,
+def stable_wheelhouse(root: Path, wheel: WheelFile) -> Path:
+    """A content-addressed directory holding only ``wheel`` (a hard link to the verified
+    file): the same path every run, so uv's cache of local wheels (keyed by path) hits."""
+    directory = root / f"{wheel.digest.algorithm}-{wheel.digest.hexdigest}"
+    link = directory / wheel.path.name
+    try:
+        if os.path.samefile(link, wheel.path):
+            return directory
+    except OSError:
+        pass
+    directory.mkdir(parents=True, exist_ok=True)
+    temp = directory / f".{wheel.path.name}.{os.getpid()}.tmp"
+    temp.unlink(missing_ok=True)
+    link_or_copy(wheel.path, temp)
+    if not os.path.samefile(temp, wheel.path):  # a copy (no hard links here): check it too
+        WheelFile(wheel.name, wheel.version, temp, wheel.digest).verified()
+    os.replace(temp, link)
+    return directory
+
+
+def _uv(
+    wheels: Sequence[WheelFile],
+    python: Path,
+    requirements: Path,
+    options: PipOptions,
+    cache_root: Path | None,
+) -> list[str]:
+    uv = find_uv()
+    if uv is None:
+        raise UsageError(
+            "--installer uv: no uv binary found",
+            hint="pip install uv (beside spip), or use the default pip installer",
         )
-        return argv, ChildKind.UV
-    argv = build_pip_install_args(
-        target_python=python, wheelhouse=house, requirements_file=requirements, options=options
+    if cache_root is None:
+        find_links = sorted({wheel.path.parent for wheel in wheels})
+    else:
+        find_links = [stable_wheelhouse(cache_root / "wheelhouse", wheel) for wheel in wheels]
+    return build_uv_install_args(
+        uv=uv,
+        target_python=python,
+        find_links=find_links,
+        requirements_file=requirements,
+        options=options,
+        cache_dir=cache_root / "uv" if cache_root is not None else None,
     )
-    return argv, ChildKind.PIP
 
 
 def install_wheels(
@@ -78,15 +102,29 @@ def install_wheels(
     processes: Processes,
     *,
     user_site: bool = False,
+    cache_root: Path | None = None,
 ) -> Completed:
-    """Install exactly ``wheels`` into ``python``'s environment, offline, hash-checked."""
+    """Install exactly ``wheels`` into ``python``'s environment, offline, hash-checked.
+
+    pip sees a temporary directory of links to exactly these wheels; uv sees each wheel's
+    stable directory under ``cache_root`` (when given) and keeps its cache there too.
+    """
     with tempfile.TemporaryDirectory(prefix="spip-wheelhouse-") as temp:
         house = Path(temp)
         entries = []
         for wheel in wheels:
-            link_or_copy(wheel.path, house / wheel.path.name)
-            entries.append(RequirementEntry(wheel.name, wheel.version, wheel.verified()))
+            if options.backend is Backend.PIP:
+                # pip hashes the file it installs (--require-hashes): it checks these bytes.
+                link_or_copy(wheel.path, house / wheel.path.name)
+                entries.append(RequirementEntry(wheel.name, wheel.version, wheel.digest))
+            else:
+                entries.append(RequirementEntry(wheel.name, wheel.version, wheel.verified()))
         requirements = house / "spip-requirements.txt"
         requirements.write_text(render_requirements(entries), encoding="utf-8")
-        argv, kind = _argv(python, house, requirements, options)
-        return processes.run(argv, kind, user_site=user_site)
+        if options.backend is Backend.UV:
+            argv = _uv(wheels, python, requirements, options, cache_root)
+            return processes.run(argv, ChildKind.UV, user_site=user_site)
+        argv = build_pip_install_args(
+            target_python=python, wheelhouse=house, requirements_file=requirements, options=options
+        )
+        return processes.run(argv, ChildKind.PIP, user_site=user_site)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,13 +27,14 @@ from pipx_secure.index.pages import RoutedPages
 from pipx_secure.index.transport import Transport, expected_digest
 from pipx_secure.install.builder import Builder
 from pipx_secure.install.metadata import ArtifactMetadata
+from pipx_secure.install.phases import Phases
 from pipx_secure.install.preparer import LocalArtifact, LocalPreparer, local_requirement
 from pipx_secure.install.process import Processes
 from pipx_secure.install.wheelhouse import WheelFile
 from pipx_secure.model.environment import TargetEnvironment
 from pipx_secure.model.plan import Pin
 from pipx_secure.model.sourcemap import SourceMap
-from pipx_secure.resolve.models import Req
+from pipx_secure.resolve.models import Candidate, Req
 from pipx_secure.resolve.planner import Resolution, Roots, resolve
 from pipx_secure.resolve.settings import ResolveSettings
 from pipx_secure.resolve.sources import LocalSource
@@ -78,6 +81,7 @@ class Workspace:
             transport, self.builder, processes, self._workdir, self.build.src_dir
         )
         self.local: dict[NormalizedName, LocalArtifact] = {}
+        self.phases = Phases()
         self.step: Callable[[str], None] = _quiet
         self.builder.step = self._step
 
@@ -87,6 +91,7 @@ class Workspace:
     def close(self) -> None:
         """Remove the work directory (the transport belongs to the caller)."""
         shutil.rmtree(self._workdir, ignore_errors=True)
+        self.phases.write(self.processes.environ)
 
     def route_name(self, name: NormalizedName) -> str:
         """The index a name should come from ("local" for local projects, "?" if unrouted)."""
@@ -121,15 +126,16 @@ class Workspace:
             dict(constraints or {}),
             {name: artifact.candidate for name, artifact in self.local.items()},
         )
-        return resolve(
-            roots,
-            settings or ResolveSettings(),
-            self.pages,
-            metadata or self.metadata,
-            self.target,
-            installed_preferred=installed_preferred,
-            on_pin=self._step,
-        )
+        with self.phases.span("resolution"):
+            return resolve(
+                roots,
+                settings or ResolveSettings(),
+                self.pages,
+                metadata or self.metadata,
+                self.target,
+                installed_preferred=installed_preferred,
+                on_pin=self._step,
+            )
 
     def _resolve_build(
         self, requires: Sequence[Requirement], why: str, depth: int
@@ -157,26 +163,53 @@ class Workspace:
         pins: Sequence[Pin],
         depth: int = 0,
         metadata: ArtifactMetadata | None = None,
+        on_wheel: Callable[[WheelFile], None] | None = None,
     ) -> list[WheelFile]:
-        """Download (in parallel, verified) and build what ``pins`` need; returns wheels."""
+        """Download (in parallel, verified) and build what ``pins`` need; returns wheels.
+
+        ``on_wheel`` is called with each wheel as soon as it is verified (downloads in the
+        order they finish, then built wheels), while the others are still on their way.
+        """
         wheels = [self.local[p.name].wheel for p in pins if p.name in self.local]
+        for wheel in wheels:
+            if on_wheel is not None:
+                on_wheel(wheel)
         candidates = [resolution.candidates[p.name] for p in pins if p.name not in self.local]
-        futures = [
-            self.transport.submit(self.transport.download, c.index, c.link) for c in candidates
-        ]
+        started = time.perf_counter()
+        futures = {
+            self.transport.submit(self.transport.download, c.index, c.link): c for c in candidates
+        }
         source = metadata or self.metadata
-        for candidate, future in zip(candidates, futures):
+        done: dict[NormalizedName, WheelFile] = {}
+        sdists: list[tuple[Candidate, Path]] = []
+        for future in as_completed(futures):
+            candidate = futures[future]
             path = future.result()
-            digest = expected_digest(candidate.index, candidate.link)
-            if candidate.link.is_wheel:
-                source.confirm(candidate, path)
-                wheels.append(WheelFile(candidate.name, str(candidate.version), path, digest))
+            if not candidate.link.is_wheel:
+                sdists.append((candidate, path))
                 continue
-            wheel = source.built.get(str(digest))
-            if wheel is None:
-                wheel = self.builder.build_wheel(
-                    candidate.name, str(candidate.version), path, digest, depth
-                )
-                source.confirm(candidate, wheel.path)
-            wheels.append(wheel)
-        return wheels
+            source.confirm(candidate, path)
+            digest = expected_digest(candidate.index, candidate.link)
+            wheel = WheelFile(candidate.name, str(candidate.version), path, digest)
+            done[candidate.name] = wheel
+            if on_wheel is not None:
+                on_wheel(wheel)
+        self.phases.add("download", started, time.perf_counter())
+        for candidate, path in sorted(sdists, key=lambda item: item[0].name):
+            with self.phases.span("build"):
+                done[candidate.name] = self._built(candidate, path, source, depth)
+            if on_wheel is not None:
+                on_wheel(done[candidate.name])
+        return wheels + [done[c.name] for c in candidates]
+
+    def _built(
+        self, candidate: Candidate, path: Path, source: ArtifactMetadata, depth: int
+    ) -> WheelFile:
+        digest = expected_digest(candidate.index, candidate.link)
+        wheel = source.built.get(str(digest))
+        if wheel is None:
+            wheel = self.builder.build_wheel(
+                candidate.name, str(candidate.version), path, digest, depth
+            )
+            source.confirm(candidate, wheel.path)
+        return wheel

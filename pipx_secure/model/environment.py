@@ -37,6 +37,8 @@ class TargetEnvironment:
     user_site: str = ""
     user_base: str = ""
     virtualenv: bool = False
+    magic: str = ""  # the interpreter's bytecode magic number (hex); "" when not probed
+    cache_tag: str = ""  # ``sys.implementation.cache_tag``; "" when it writes no bytecode
 
     @property
     def python_version(self) -> Version:

@@ -85,3 +85,56 @@ def test_project_pages_are_revalidated_not_refetched(
         assert " 200 " in page_hits[0] and " 304 " in page_hits[1]
     finally:
         static.stop()
+
+
+def test_no_op_memo_answers_until_the_environment_changes(
+    world: World, env: dict[str, str], venv: Path, spip_map: Path
+) -> None:
+    import subprocess
+    import sys
+
+    argv = ["install", "--map", str(spip_map), "--python", str(venv), "acme-core"]
+    assert run_spip(argv, env).returncode == 0
+    memos = list((Path(env["SPIP_CACHE_DIR"]) / "noop").glob("*.json"))
+    assert len(memos) == 1  # written after the install, which left nothing to do
+    since = world.private.mark()
+    again = run_spip(argv, env)
+    assert again.returncode == 0 and "Nothing to install" in again.stdout
+    assert world.private.requests()[since:] == []
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(venv), "uninstall", "-y", "-q", "acme-core"],
+        env=env,
+        check=True,
+    )
+    assert installed(venv) == {}
+    third = run_spip(argv, env)
+    assert third.returncode == 0, third.stderr
+    assert installed(venv) == {"acme-core": "1.1.0"}
+
+
+def test_a_satisfied_install_imports_no_http_keyring_or_terminal_library(
+    world: World, env: dict[str, str], venv: Path, spip_map: Path
+) -> None:
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    argv = ["install", "--map", str(spip_map), "--python", str(venv), "acme-core"]
+    assert run_spip(argv, env).returncode == 0
+    probe = (
+        "import json, sys\n"
+        "from pipx_secure.cli.quick import main\n"
+        "code = main(sys.argv[1:])\n"
+        "heavy = ('requests', 'urllib3', 'cachecontrol', 'keyring', 'rich', 'filelock')\n"
+        "print(json.dumps([code, sorted(m for m in sys.modules if m.split('.')[0] in heavy)]))\n"
+    )
+    memoized = subprocess.run(
+        [sys.executable, "-c", probe, *argv], env=env, capture_output=True, text=True, check=True
+    )
+    assert json.loads(memoized.stdout.splitlines()[-1]) == [0, []]
+    shutil.rmtree(Path(env["SPIP_CACHE_DIR"]) / "noop")  # the full no-op check, no memo
+    full = subprocess.run(
+        [sys.executable, "-c", probe, *argv], env=env, capture_output=True, text=True, check=True
+    )
+    assert json.loads(full.stdout.splitlines()[-1]) == [0, []]

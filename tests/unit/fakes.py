@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -280,9 +281,9 @@ def _kind(argv: Sequence[str]) -> str:
             return "audit"
         if "sys_tags" in script:
             return "probe"
-        if "py_compile" in script:
+        if "marshal.dumps" in script:
             return "compile"
-    if len(argv) > 2 and argv[1:3] == ("-m", "pip"):
+    if len(argv) > 2 and (argv[1:3] == ("-m", "pip") or argv[1].endswith("__pip-runner__.py")):
         if "install" in argv:
             return "pip-install"
         if "uninstall" in argv:
@@ -341,6 +342,8 @@ class FakeProcesses(Processes):
             "user_site": str(self.prefix / "user-site"),
             "user_base": str(self.prefix / "user"),
             "virtualenv": True,
+            "magic": importlib.util.MAGIC_NUMBER.hex(),
+            "cache_tag": sys.implementation.cache_tag,
         }
 
     def _spawn(
@@ -358,8 +361,7 @@ class FakeProcesses(Processes):
         if kind == "probe":
             return Completed(argv, 0, json.dumps(self.facts()), "")
         if kind == "compile":
-            files = json.loads(input or "[]")
-            return Completed(argv, 0, json.dumps({"compiled": len(files), "failed": 0}), "")
+            return Completed(argv, 0, self._compile(json.loads(input or "{}")), "")
         if kind == "audit":
             return Completed(argv, 0, json.dumps(self._audit(json.loads(input or "{}"))), "")
         if kind == "pip-install":
@@ -367,6 +369,13 @@ class FakeProcesses(Processes):
         if kind == "pip-uninstall":
             return self._pip_uninstall(argv)
         return Completed(argv, 127, "", f"fake: cannot run {argv[0]}")
+
+    @staticmethod
+    def _compile(request: dict[str, Any]) -> str:
+        """spip's byte-compiler, run in this process (this interpreter is the fake target's)."""
+        from pipx_secure.install import bytecode_child
+
+        return "".join(bytecode_child.answer(request))
 
     def _audit(self, request: dict[str, Any]) -> dict[str, Any]:
         """The audit's target script, answered in this process (it is spip's own code)."""
@@ -409,7 +418,22 @@ class FakeProcesses(Processes):
             if wheel is None or hashed != f"sha256:{sha256_of(wheel)}":
                 return Completed(argv, 1, "", f"ERROR: hashes do not match for {pin}")
             self.put(name, version, wheel_metadata(wheel))
+            self._extract(wheel)
         return Completed(argv, 0, "", "")
+
+    def _extract(self, wheel: Path) -> None:
+        """The wheel's other modules too (listed in the RECORD ``put`` wrote), as pip would."""
+        name, version, _build, _tags = parse_wheel_filename(wheel.name)
+        record = self.site / f"{module_name(name)}-{version}.dist-info" / "RECORD"
+        listed = set(record.read_text().splitlines())
+        with zipfile.ZipFile(wheel) as archive:
+            for member in archive.namelist():
+                if ".dist-info/" in member or f"{member},," in listed:
+                    continue
+                (self.site / member).parent.mkdir(parents=True, exist_ok=True)
+                (self.site / member).write_bytes(archive.read(member))
+                with record.open("a") as handle:
+                    handle.write(f"{member},,\n")
 
     @staticmethod
     def _wheel(house: Path, name: str, version: str) -> Path | None:

@@ -45,8 +45,12 @@ def test_pip_args_are_offline_hash_checked_and_no_deps(tmp_path: Path) -> None:
         requirements_file=tmp_path / "req.txt",
         options=PipOptions(),
     )
-    assert argv[:3] == [sys.executable, "-m", "pip"]
-    assert "--python" in argv
+    # spip's own pip (this copy), run by the target interpreter: pip starts once, not twice.
+    import pip
+
+    runner = Path(pip.__file__).parent / "__pip-runner__.py"
+    assert argv[:3] == [str(tmp_path / "venv" / "bin" / "python"), str(runner), "install"]
+    assert "--python" not in argv
     for flag in ("--no-index", "--no-deps", "--require-hashes", "--isolated"):
         assert flag in argv
     assert argv[argv.index("--find-links") + 1] == str(tmp_path / "house")
@@ -73,3 +77,13 @@ def test_a_venv_python_symlinked_to_our_base_binary_still_gets_python_flag(tmp_p
     command = pip_command(link)
     assert command[-2:] == ["--python", str(link)]
     assert pip_command(Path(sys.executable)) == [sys.executable, "-m", "pip"]
+
+
+def test_pip_runs_as_a_module_when_the_target_is_spips_own_interpreter(tmp_path: Path) -> None:
+    argv = build_pip_install_args(
+        target_python=Path(sys.executable),
+        wheelhouse=tmp_path,
+        requirements_file=tmp_path / "r.txt",
+        options=PipOptions(),
+    )
+    assert argv[:4] == [sys.executable, "-m", "pip", "install"]
