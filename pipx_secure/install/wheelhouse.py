@@ -74,6 +74,7 @@ def _uv(
     requirements: Path,
     options: PipOptions,
     cache_root: Path | None,
+    uv_cache: Path | None,
 ) -> list[str]:
     uv = find_uv()
     if uv is None:
@@ -91,7 +92,7 @@ def _uv(
         find_links=find_links,
         requirements_file=requirements,
         options=options,
-        cache_dir=cache_root / "uv" if cache_root is not None else None,
+        cache_dir=uv_cache,
     )
 
 
@@ -107,7 +108,7 @@ def install_wheels(
     """Install exactly ``wheels`` into ``python``'s environment, offline, hash-checked.
 
     pip sees a temporary directory of links to exactly these wheels; uv sees each wheel's
-    stable directory under ``cache_root`` (when given) and keeps its cache there too.
+    stable directory under ``cache_root`` (when given) and a cache of its own for this run.
     """
     with tempfile.TemporaryDirectory(prefix="spip-wheelhouse-") as temp:
         house = Path(temp)
@@ -122,8 +123,14 @@ def install_wheels(
         requirements = house / "spip-requirements.txt"
         requirements.write_text(render_requirements(entries), encoding="utf-8")
         if options.backend is Backend.UV:
-            argv = _uv(wheels, python, requirements, options, cache_root)
-            return processes.run(argv, ChildKind.UV, user_site=user_site)
+            # uv trusts what it unpacked into its cache without hashing it again, so a cache
+            # kept across runs is code anyone who can write it may edit: uv gets a fresh one,
+            # beside spip's (same file system, so uv can still link rather than copy).
+            parent = cache_root if cache_root is not None else house
+            parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(prefix=".uv-run-", dir=parent) as uv_cache:
+                argv = _uv(wheels, python, requirements, options, cache_root, Path(uv_cache))
+                return processes.run(argv, ChildKind.UV, user_site=user_site)
         argv = build_pip_install_args(
             target_python=python, wheelhouse=house, requirements_file=requirements, options=options
         )

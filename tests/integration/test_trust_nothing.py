@@ -476,3 +476,52 @@ def test_metadata_file_that_disagrees_with_its_wheel_is_refused(
         assert "requests-lite" in result.stderr and installed(venv) == {}
     finally:
         server.stop()
+
+
+# -- the installer's own cache --------------------------------------------------------------------
+
+
+def test_uv_installs_nothing_from_a_cache_an_attacker_wrote(
+    world: World, env: dict[str, str], spip_map: Path, tmp_path: Path
+) -> None:
+    # The attack: a uv cache kept across runs holds unpacked wheels that uv trusts without
+    # hashing them again; whoever writes that cache (a CI cache restored from shared storage)
+    # edits the code of every later install.  Shown with uv itself and a persistent cache.
+    uv_cache = tmp_path / "uv-cache"
+    wheel = build_wheel(tmp_path / "wheels", "acme-cached", "1.0.0")
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    requirements = tmp_path / "req.txt"
+    requirements.write_text(f"acme-cached==1.0.0 --hash=sha256:{digest}\n")
+    uv = [sys.executable, "-m", "uv", "pip", "install", "--offline", "--no-index"]
+    uv += ["--find-links", str(wheel.parent), "--cache-dir", str(uv_cache), "--require-hashes"]
+
+    def uv_install(venv: Path) -> None:
+        command = [*uv, "--python", str(venv), "-r", str(requirements)]
+        subprocess.run(command, env=env, check=True, capture_output=True)
+
+    uv_install(make_venv(tmp_path / "first"))
+    unpacked = [p for p in uv_cache.rglob("acme_cached/__init__.py")]
+    assert unpacked, "uv keeps the unpacked wheel in its cache"
+    for path in unpacked:
+        path.unlink()  # break the hard link to the first install
+        path.write_text("VERSION = 'TAMPERED IN THE CACHE'\n")
+    second = make_venv(tmp_path / "second")
+    uv_install(second)
+    assert "TAMPERED" in run_python(second, "import acme_cached; print(acme_cached.VERSION)")
+    # spip --installer uv: whatever its cache directory holds, the installed code is the
+    # verified wheel's.
+    cache = Path(env["SPIP_CACHE_DIR"])
+    first = make_venv(tmp_path / "spip-first")
+    assert spip(spip_map, first, env, "--installer", "uv", "acme-core").returncode == 0
+    # Plant the edit wherever an unpacked copy could be: every file of that name in the cache.
+    planted = list(cache.rglob("acme_core/__init__.py"))
+    for path in planted:
+        path.unlink()
+        path.write_text("VERSION = 'TAMPERED IN THE CACHE'\n")
+    again = make_venv(tmp_path / "spip-again")
+    result = spip(spip_map, again, env, "--installer", "uv", "acme-core")
+    assert result.returncode == 0, result.stderr
+    installed_source = site_packages(again) / "acme_core" / "__init__.py"
+    assert "TAMPERED" not in installed_source.read_text()
+    assert run_python(again, "import acme_core; print(acme_core.VERSION)").strip() == "1.1.0"
+    assert not list(cache.glob(".uv-run-*")), "uv's cache for the run is removed"
