@@ -146,6 +146,16 @@ def _inputs(settings: InstallSettings, cwd: Path) -> RequirementSet:
     )
 
 
+def _target(settings: InstallSettings, services: Services) -> TargetEnvironment:
+    return choose_target(
+        services,
+        settings.python,
+        settings.pip,
+        settings.described,
+        require_virtualenv=settings.require_virtualenv,
+    )
+
+
 def nothing_to_do(settings: InstallSettings, services: Services) -> bool:
     """Whether the same command would now find nothing to do (the no-op check alone; no
     note is printed twice: the map is read without the reporter)."""
@@ -156,13 +166,7 @@ def nothing_to_do(settings: InstallSettings, services: Services) -> bool:
         return False
     combined = _inputs(settings, services.cwd)
     settings = _file_options(settings, combined)
-    target = choose_target(
-        services,
-        settings.python,
-        settings.pip,
-        settings.described,
-        require_virtualenv=settings.require_virtualenv,
-    )
+    target = _target(settings, services)
     return _fast_path(settings, combined, target, source_map)
 
 
@@ -171,13 +175,7 @@ def run(settings: InstallSettings, services: Services) -> InstallResult:
     source_map = services.load_map(settings.map_path).allowing_overwrite(settings.allow_overwrite)
     combined = _inputs(settings, services.cwd)
     settings = _file_options(settings, combined)
-    target = choose_target(
-        services,
-        settings.python,
-        settings.pip,
-        settings.described,
-        require_virtualenv=settings.require_virtualenv,
-    )
+    target = _target(settings, services)
     if not settings.resolve.ignore_requires_python:
         check_script_pythons(settings.scripts, target)
     if _fast_path(settings, combined, target, source_map):

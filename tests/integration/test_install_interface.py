@@ -14,6 +14,7 @@ from tests.support.environment import (
     make_venv,
     run_on_terminal,
     run_spip,
+    spip_install_argv,
     store_password,
     tree_digest,
 )
@@ -468,20 +469,7 @@ def test_help_for_every_command(env: dict[str, str], command: list[str]) -> None
 def test_progress_on_a_terminal_and_quiet_in_a_pipe(
     world: World, env: dict[str, str], venv: Path, spip_map: Path
 ) -> None:
-    import sys
-
-    argv = [
-        sys.executable,
-        "-m",
-        "pipx_secure",
-        "install",
-        "--map",
-        str(spip_map),
-        "--python",
-        str(venv),
-        "acme-utils",
-    ]
-    code, screen = run_on_terminal(argv, env)
+    code, screen = run_on_terminal(spip_install_argv(spip_map, venv, "acme-utils"), env)
     assert code == 0
     assert "Resolving" in screen  # the spinner, on a terminal
     piped = install(spip_map, make_venv(venv.parent.parent.parent / "piped"), env, "acme-utils")

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import USERNAME, World
-from tests.support.environment import installed, run_on_terminal, store_password, tree_digest
+from tests.support.environment import (
+    installed,
+    run_on_terminal,
+    spip_install_argv,
+    store_password,
+    tree_digest,
+)
 from tests.support.servers import FaultProxy
 
 pytestmark = pytest.mark.slow
@@ -28,25 +33,11 @@ def slow_map(tmp_path: Path, world: World, fault_proxy: FaultProxy, env: dict[st
     return world.write_map(tmp_path / "spip.toml", private_url=fault_proxy.url)
 
 
-def spip_argv(spip_map: Path, venv: Path, *names: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "pipx_secure",
-        "install",
-        "--map",
-        str(spip_map),
-        "--python",
-        str(venv),
-        *names,
-    ]
-
-
 def test_each_download_shows_its_bytes_on_a_terminal(
     fault_proxy: FaultProxy, slow_map: Path, venv: Path, env: dict[str, str]
 ) -> None:
     fault_proxy.set_rules([{"path": r"acme_core-.*\.whl$", "fault": "trickle", "pieces": 8}])
-    code, screen = run_on_terminal(spip_argv(slow_map, venv, "acme-core"), env)
+    code, screen = run_on_terminal(spip_install_argv(slow_map, venv, "acme-core"), env)
     assert code == 0, screen
     assert installed(venv)["acme-core"] == "1.1.0"
     progress = [line for line in screen.split("\r") if "acme_core-1.1.0" in line]
@@ -61,7 +52,7 @@ def test_a_pipe_gets_no_progress_bars(
 ) -> None:
     fault_proxy.set_rules([{"path": r"acme_core-.*\.whl$", "fault": "trickle", "pieces": 4}])
     result = subprocess.run(
-        spip_argv(slow_map, venv, "acme-core"), env=env, capture_output=True, text=True
+        spip_install_argv(slow_map, venv, "acme-core"), env=env, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
     assert "\r" not in result.stderr and "\x1b[" not in result.stderr
@@ -76,7 +67,7 @@ def test_ctrl_c_during_a_stalled_download_ends_at_once_and_leaves_nothing(
     fault_proxy.set_rules([{"path": r"acme_core-.*\.whl$", "fault": "trickle", "stall": 120}])
     before = tree_digest(venv.parent.parent)
     process = subprocess.Popen(
-        spip_argv(slow_map, venv, "acme-core"),
+        spip_install_argv(slow_map, venv, "acme-core"),
         env=dict(env, SPIP_TIMEOUT="300"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -104,7 +95,7 @@ def test_ctrl_c_during_a_stalled_download_ends_at_once_and_leaves_nothing(
 
 
 def test_a_build_shows_what_is_being_built(slow_map: Path, venv: Path, env: dict[str, str]) -> None:
-    code, screen = run_on_terminal(spip_argv(slow_map, venv, "acme-dual==2.0.0"), env)
+    code, screen = run_on_terminal(spip_install_argv(slow_map, venv, "acme-dual==2.0.0"), env)
     assert code == 0, screen
     assert installed(venv)["acme-dual"] == "2.0.0"
     assert "building acme-dual 2.0.0 (sdist)" in screen

@@ -124,3 +124,9 @@ def run_on_terminal(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
     process.wait(timeout=180)
     os.close(leader)
     return process.returncode, b"".join(chunks).decode(errors="replace")
+
+
+def spip_install_argv(spip_map: Path, venv: Path, *args: str) -> list[str]:
+    """``python -m pipx_secure install --map MAP --python VENV ARGS...``."""
+    argv = [sys.executable, "-m", "pipx_secure", "install", "--map", str(spip_map)]
+    return [*argv, "--python", str(venv), *args]
