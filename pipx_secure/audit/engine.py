@@ -279,22 +279,11 @@ class Auditor:
             reference = self._spip_reference(entry, index)
         except RecordUnavailable as exc:
             return replace(base, reason=str(exc))
-        bad = verify.against_reference(installed, reference, self.ownership, self.roots)
-        base = replace(
+        return _judged(
             base,
-            record_source=reference.source,
-            artifact=reference.filename,
-            sha256=reference.sha256,
-        )
-        if bad:
-            return replace(
-                base,
-                verdict=Verdict.MISMATCH,
-                reason=f"installed files differ from {reference.filename}, which spip installed",
-                files=bad.files(),
-            )
-        return replace(
-            base,
+            reference,
+            verify.against_reference(installed, reference, self.ownership, self.roots),
+            differ=f"installed files differ from {reference.filename}, which spip installed",
             verdict=Verdict.INSTALLED_BY_SPIP,
             reason=f"installed by spip from {entry.index} ({entry.filename})",
         )
@@ -370,22 +359,12 @@ class Auditor:
         bad = verify.Findings()
         bad.merge(own)  # what the disk says about its own RECORD first, then the artifact
         bad.merge(verify.against_reference(installed, reference, self.ownership, self.roots))
-        base = replace(
-            base,
-            record_source=reference.source,
-            artifact=reference.filename,
-            sha256=reference.sha256,
-        )
-        if bad:
-            return replace(
-                base,
-                verdict=Verdict.MISMATCH,
-                reason=f"installed files differ from {wheel.filename} on index {index.name}",
-                files=bad.files(),
-            )
         how = " (its RECORD read by range requests)" if reference.source == "range" else ""
-        return replace(
+        return _judged(
             base,
+            reference,
+            bad,
+            differ=f"installed files differ from {wheel.filename} on index {index.name}",
             verdict=Verdict.VERIFIED,
             reason=f"files match {wheel.filename} on index {index.name}{how}",
         )
@@ -404,3 +383,24 @@ class Auditor:
             reason="the assigned index has only an sdist of this version; it was built locally",
             record_source="installed-record",
         )
+
+
+def _judged(
+    base: PackageAudit,
+    reference: Reference,
+    bad: verify.Findings,
+    *,
+    differ: str,
+    verdict: Verdict,
+    reason: str,
+) -> PackageAudit:
+    """``base`` compared with ``reference``: a mismatch naming the files, else ``verdict``."""
+    base = replace(
+        base,
+        record_source=reference.source,
+        artifact=reference.filename,
+        sha256=reference.sha256,
+    )
+    if bad:
+        return replace(base, verdict=Verdict.MISMATCH, reason=differ, files=bad.files())
+    return replace(base, verdict=verdict, reason=reason)
