@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import subprocess
 import sys
 import tarfile
@@ -24,6 +23,7 @@ from tests.support.environment import (
     clean_env,
     installed,
     make_venv,
+    plain_pip,
     run_spip,
     site_packages,
     store_password,
@@ -63,21 +63,7 @@ def test_poisoned_built_wheel_is_discarded_and_rebuilt(
     built.write_bytes(evil.read_bytes())
     # The attack: whatever installs that cached file runs its code (here: plain pip).
     demo = make_venv(tmp_path / "demo")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "--python",
-            str(demo),
-            "install",
-            "-q",
-            "--no-deps",
-            str(built),
-        ],
-        env=dict(env, PIP_CONFIG_FILE=os.devnull),
-        check=True,
-    )
+    plain_pip(demo, env, "--no-deps", str(built))
     run_python(demo, "pass")
     assert marker.exists()
     marker.unlink()
@@ -196,20 +182,7 @@ def test_record_paths_outside_the_target_are_refused(
         # Possible: pip installs it and keeps the row, so whatever compiles what RECORD lists
         # (spip's parallel byte-compiler did) writes next to the victim.
         demo = make_venv(tmp_path / "demo")
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "--python",
-                str(demo),
-                "install",
-                "-q",
-                next(packages.glob("*.whl")).as_posix(),
-            ],
-            env=dict(env, PIP_CONFIG_FILE=os.devnull),
-            check=True,
-        )
+        plain_pip(demo, env, next(packages.glob("*.whl")).as_posix())
         record = next(site_packages(demo).glob("acme_escape-*.dist-info")) / "RECORD"
         assert "victim.py" in record.read_text()
         store_password(env, private.url, USERNAME, world.password)
@@ -309,22 +282,7 @@ def test_build_backends_reach_no_network(world: World, tmp_path: Path) -> None:
         # The attack: plain pip runs the backend with the user's environment; it reaches the
         # public index directly, through the proxy, and opens a socket to the private index.
         demo = make_venv(tmp_path / "demo")
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "--python",
-                str(demo),
-                "install",
-                "-q",
-                "--no-index",
-                str(sdist),
-            ],
-            env=dict(env, PIP_CONFIG_FILE=os.devnull),
-            capture_output=True,
-            check=False,
-        )
+        plain_pip(demo, env, "--no-index", str(sdist), check=False)
         shown = json.loads(out.read_text())
         assert shown["direct"] == "reached" and shown["socket"] == "reached"
         assert any("build-probe-proxy" in str(e["path"]) for e in proxy.requests())
@@ -377,28 +335,18 @@ def test_module_shadowing_across_indexes_is_refused(
     try:
         # The attack with plain pip: the public package replaces the private module's code.
         demo = make_venv(tmp_path / "demo")
-        pip_env = dict(env, PIP_CONFIG_FILE=os.devnull)
         netrc = Path(env["HOME"]) / ".netrc"
         netrc.write_text(f"machine 127.0.0.1 login {USERNAME} password {world.password}\n")
         netrc.chmod(0o600)
         for name in ("acme-core", "innocent-tool"):
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "pip",
-                    "--python",
-                    str(demo),
-                    "install",
-                    "-q",
-                    "--index-url",
-                    world.private.url,
-                    "--extra-index-url",
-                    public.url,
-                    name,
-                ],
-                env=pip_env,
-                check=True,
+            plain_pip(
+                demo,
+                env,
+                "--index-url",
+                world.private.url,
+                "--extra-index-url",
+                public.url,
+                name,
             )
         netrc.unlink()
         assert "SHADOWED" in run_python(demo, "import acme_core; print(acme_core.VERSION)")

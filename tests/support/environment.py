@@ -130,3 +130,17 @@ def spip_install_argv(spip_map: Path, venv: Path, *args: str) -> list[str]:
     """``python -m pipx_secure install --map MAP --python VENV ARGS...``."""
     argv = [sys.executable, "-m", "pipx_secure", "install", "--map", str(spip_map)]
     return [*argv, "--python", str(venv), *args]
+
+
+def plain_pip(
+    venv: Path, env: dict[str, str], *args: str, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Plain pip installing into ``venv`` (the attacks spip is measured against), with no pip
+    configuration file; output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(venv), "install", "-q", *args],
+        env=dict(env, PIP_CONFIG_FILE=os.devnull),
+        capture_output=True,
+        text=True,
+        check=check,
+    )
