@@ -56,7 +56,7 @@ def check_shadowing(
     allowed: frozenset[NormalizedName] = frozenset(),
 ) -> dict[NormalizedName, list[str]]:
     """Refuse files written by distributions of different indexes (and unsafe wheel paths);
-    a distribution in ``allowed`` (``--allow-overwrite``) may overlap, in either role.
+    a distribution in ``allowed`` (``--allow-overwrite``) may write over another index's files.
     Returns the files each wheel writes, relative to the site directory."""
     owners: dict[str, Owner] = {}
     paths: dict[NormalizedName, list[str]] = {}
@@ -75,12 +75,19 @@ def check_shadowing(
             continue  # being replaced by its new version
         for path in _installed_paths(target, name):
             new = owners.get(path)
-            if new is not None and _conflict(new, (name, route(name)), allowed):
+            if new is not None and _conflict(new, (name, route(name)), allowed, installed=True):
                 raise _refuse(path, new, (name, route(name)), installed=True)
     return paths
 
 
-def _conflict(new: Owner, old: Owner, allowed: frozenset[NormalizedName]) -> bool:
+def _conflict(
+    new: Owner, old: Owner, allowed: frozenset[NormalizedName], *, installed: bool = False
+) -> bool:
+    """Whether ``new`` writing a file of ``old`` is refused.  An allowed name may write over
+    others; it does not open its own installed files to other indexes.  Within one plan the
+    order pip writes in is not known, so either side being allowed settles it."""
     if new[0] == old[0] or new[1] == old[1]:
         return False
+    if installed:
+        return new[0] not in allowed
     return new[0] not in allowed and old[0] not in allowed

@@ -384,6 +384,16 @@ def test_module_shadowing_across_indexes_is_refused(
         spip_map.write_text(spip_map.read_text().replace('["innocent-tool"]', '"innocent-tool"'))
         bad = spip(spip_map, make_venv(tmp_path / "bad"), env, "acme-core")
         assert bad.returncode == 2 and "allow-overwrite" in bad.stderr and "spip.toml" in bad.stderr
+        # Allowing a distribution to overwrite lets *it* write; it does not open its own files
+        # to every other index: the public package still may not replace acme-core's code.
+        spip_map.write_text(spip_map.read_text().replace('"innocent-tool"\n', '["acme-core"]\n'))
+        guarded = make_venv(tmp_path / "guarded")
+        assert spip(spip_map, guarded, env, "acme-core").returncode == 0
+        replaced = spip(spip_map, guarded, env, "innocent-tool")
+        assert replaced.returncode == 7, replaced.stderr
+        assert "acme_core/__init__.py" in replaced.stderr and installed(guarded) == {
+            "acme-core": "1.1.0"
+        }
     finally:
         public.stop()
 
