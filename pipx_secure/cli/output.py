@@ -128,6 +128,11 @@ class Output:
         if self.verbose:
             self.err(f"spip: {text}")
 
+    @property
+    def tracing(self) -> bool:
+        """``-vv``: one line per HTTP request."""
+        return self.verbose >= 2
+
     def http_decision(self, text: str) -> None:
         """``spip: http: <text>`` on stderr, with ``-vv`` only."""
         if self.verbose >= 2:

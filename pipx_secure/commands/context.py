@@ -42,6 +42,10 @@ class Reporter(Protocol):
     def step(self, text: str) -> None:
         """What the current status is doing now (a package pinned, a build, pip running)."""
 
+    @property
+    def tracing(self) -> bool:
+        """Whether request lines are wanted (``-vv``)."""
+
     def http_decision(self, text: str) -> None:
         """A request and what spip decided about it (``-vv``)."""
 
@@ -60,7 +64,6 @@ class SilentReporter:
 
     def __init__(self) -> None:
         self.notes: list[str] = []
-        self.http: list[str] = []
 
     def note(self, text: str) -> None:
         """Keep the note (tests read them)."""
@@ -78,9 +81,10 @@ class SilentReporter:
     def step(self, text: str) -> None:
         """Nothing to show."""
 
+    tracing = False
+
     def http_decision(self, text: str) -> None:
-        """Keep it (tests read them)."""
-        self.http.append(text)
+        """Nothing to show."""
 
     def download_started(self, name: str, total: int | None) -> None:
         """Nothing to show."""

@@ -50,6 +50,10 @@ class DownloadProgress(Protocol):
     def download_finished(self, name: str) -> None:
         """``name`` is complete (or failed)."""
 
+    @property
+    def tracing(self) -> bool:
+        """Whether :meth:`http_decision` is shown (the lines are made only then)."""
+
     def http_decision(self, text: str) -> None:
         """One request and what spip decided about it (shown with ``-vv``; already redacted)."""
 
@@ -130,7 +134,7 @@ class HttpTransport:
         self.settings = settings or HttpSettings.from_environ()
         trust = TrustStore(trust_settings or TrustSettings.from_environ(environ or os.environ))
         http_dir = str(cache.http_dir) if http_cache else None
-        trace = progress.http_decision if progress is not None else None
+        trace = progress.http_decision if progress is not None and progress.tracing else None
         self.requester = Requester(
             credentials, self.settings, trust, http_dir, cache.sealer, cache.note, trace=trace
         )
