@@ -176,8 +176,8 @@ def build_uv_install_args(
     """argv of the opt-in uv backend, under the same air-gapped contract (pure).
 
     ``--offline --no-index --no-config``, only the verified wheels' directories, ``--no-deps``,
-    hashes required.  ``find_links`` are stable, content-addressed directories (uv caches a
-    local wheel by its path), and ``cache_dir`` is uv's cache inside spip's.
+    hashes required (uv hashes each local file it installs).  ``find_links`` hold exactly the
+    plan's wheels, and ``cache_dir`` is a fresh cache for this run.
     """
     argv = [uv, "pip", "install", "--offline", "--no-index", "--no-config"]
     for directory in find_links:

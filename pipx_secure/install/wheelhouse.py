@@ -8,7 +8,6 @@ offline over it through the process door.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,33 +47,12 @@ class WheelFile:
         return self.digest
 
 
-def stable_wheelhouse(root: Path, wheel: WheelFile) -> Path:
-    """A content-addressed directory holding only ``wheel`` (a hard link to the verified
-    file): the same path every run, so uv's cache of local wheels (keyed by path) hits."""
-    directory = root / f"{wheel.digest.algorithm}-{wheel.digest.hexdigest}"
-    link = directory / wheel.path.name
-    try:
-        if os.path.samefile(link, wheel.path):
-            return directory
-    except OSError:
-        pass
-    directory.mkdir(parents=True, exist_ok=True)
-    temp = directory / f".{wheel.path.name}.{os.getpid()}.tmp"
-    temp.unlink(missing_ok=True)
-    link_or_copy(wheel.path, temp)
-    if not os.path.samefile(temp, wheel.path):  # a copy (no hard links here): check it too
-        WheelFile(wheel.name, wheel.version, temp, wheel.digest).verified()
-    os.replace(temp, link)
-    return directory
-
-
 def _uv(
-    wheels: Sequence[WheelFile],
     python: Path,
     requirements: Path,
     options: PipOptions,
-    cache_root: Path | None,
-    uv_cache: Path | None,
+    house: Path,
+    uv_cache: Path,
 ) -> list[str]:
     uv = find_uv()
     if uv is None:
@@ -82,18 +60,31 @@ def _uv(
             "--installer uv: no uv binary found",
             hint="pip install uv (beside spip), or use the default pip installer",
         )
-    if cache_root is None:
-        find_links = sorted({wheel.path.parent for wheel in wheels})
-    else:
-        find_links = [stable_wheelhouse(cache_root / "wheelhouse", wheel) for wheel in wheels]
     return build_uv_install_args(
         uv=uv,
         target_python=python,
-        find_links=find_links,
+        find_links=[house],
         requirements_file=requirements,
         options=options,
         cache_dir=uv_cache,
     )
+
+
+STALE_UV_CACHE_SECONDS = 24 * 3600
+
+
+def _remove_stale_uv_caches(parent: Path) -> None:
+    """Per-run uv caches a killed run left behind (a day old: no run lasts that long)."""
+    import shutil
+    import time
+
+    for stale in parent.glob(".uv-run-*"):
+        try:
+            old = time.time() - stale.stat().st_mtime > STALE_UV_CACHE_SECONDS
+        except OSError:
+            continue
+        if old:
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def install_wheels(
@@ -107,19 +98,17 @@ def install_wheels(
 ) -> Completed:
     """Install exactly ``wheels`` into ``python``'s environment, offline, hash-checked.
 
-    pip sees a temporary directory of links to exactly these wheels; uv sees each wheel's
-    stable directory under ``cache_root`` (when given) and a cache of its own for this run.
+    The installer sees a temporary directory of links to exactly these wheels and checks
+    each against its ``--hash`` line (pip and uv both hash the file they install).  uv also
+    gets a cache of its own for this run, under ``cache_root`` when given.
     """
     with tempfile.TemporaryDirectory(prefix="spip-wheelhouse-") as temp:
         house = Path(temp)
         entries = []
         for wheel in wheels:
-            if options.backend is Backend.PIP:
-                # pip hashes the file it installs (--require-hashes): it checks these bytes.
-                link_or_copy(wheel.path, house / wheel.path.name)
-                entries.append(RequirementEntry(wheel.name, wheel.version, wheel.digest))
-            else:
-                entries.append(RequirementEntry(wheel.name, wheel.version, wheel.verified()))
+            # The installer hashes the file it installs (--require-hashes): these bytes.
+            link_or_copy(wheel.path, house / wheel.path.name)
+            entries.append(RequirementEntry(wheel.name, wheel.version, wheel.digest))
         requirements = house / "spip-requirements.txt"
         requirements.write_text(render_requirements(entries), encoding="utf-8")
         if options.backend is Backend.UV:
@@ -128,8 +117,9 @@ def install_wheels(
             # beside spip's (same file system, so uv can still link rather than copy).
             parent = cache_root if cache_root is not None else house
             parent.mkdir(parents=True, exist_ok=True)
+            _remove_stale_uv_caches(parent)
             with tempfile.TemporaryDirectory(prefix=".uv-run-", dir=parent) as uv_cache:
-                argv = _uv(wheels, python, requirements, options, cache_root, Path(uv_cache))
+                argv = _uv(python, requirements, options, house, Path(uv_cache))
                 return processes.run(argv, ChildKind.UV, user_site=user_site)
         argv = build_pip_install_args(
             target_python=python, wheelhouse=house, requirements_file=requirements, options=options

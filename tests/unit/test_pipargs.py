@@ -87,3 +87,18 @@ def test_pip_runs_as_a_module_when_the_target_is_spips_own_interpreter(tmp_path:
         options=PipOptions(),
     )
     assert argv[:4] == [sys.executable, "-m", "pip", "install"]
+
+
+def test_uv_caches_left_by_killed_runs_are_removed_after_a_day(tmp_path: Path) -> None:
+    import os
+
+    from pipx_secure.install.wheelhouse import STALE_UV_CACHE_SECONDS, _remove_stale_uv_caches
+
+    old, fresh, other = tmp_path / ".uv-run-old", tmp_path / ".uv-run-now", tmp_path / "keep"
+    for directory in (old, fresh, other):
+        (directory / "archive").mkdir(parents=True)
+    long_ago = os.stat(old).st_mtime - STALE_UV_CACHE_SECONDS - 60
+    os.utime(old, (long_ago, long_ago))
+    os.utime(other, (long_ago, long_ago))
+    _remove_stale_uv_caches(tmp_path)
+    assert not old.exists() and fresh.exists() and other.exists()
