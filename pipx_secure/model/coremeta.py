@@ -6,10 +6,7 @@ per PEP 643, whether an sdist's PKG-INFO can be trusted for dependencies without
 
 from __future__ import annotations
 
-import tarfile
-import zipfile
 from dataclasses import dataclass
-from pathlib import Path
 
 from packaging.metadata import parse_email
 from packaging.requirements import InvalidRequirement, Requirement
@@ -76,24 +73,3 @@ def is_static(meta: CoreMetadata) -> bool:
     except InvalidVersion:
         return False
     return version >= Version("2.2") and not (meta.dynamic & _DEPENDENCY_FIELDS)
-
-
-def read_sdist_pkg_info(path: Path, filename: str) -> bytes | None:
-    """The top-level PKG-INFO of an sdist (.tar.gz or .zip), or None."""
-    try:
-        if filename.endswith(".zip"):
-            with zipfile.ZipFile(path) as archive:
-                names = [n for n in archive.namelist() if n.count("/") == 1]
-                for member in names:
-                    if member.endswith("/PKG-INFO"):
-                        return archive.read(member)
-            return None
-        with tarfile.open(path, "r:*") as archive:
-            for info in archive:
-                parts = info.name.strip("./").split("/")
-                if len(parts) == 2 and parts[1] == "PKG-INFO" and info.isfile():
-                    handle = archive.extractfile(info)
-                    return handle.read() if handle else None
-    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise IntegrityError(f"sdist {filename} cannot be read: {exc}") from None
-    return None
