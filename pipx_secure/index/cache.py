@@ -5,15 +5,14 @@ Layout under the cache root (``SPIP_CACHE_DIR`` or platformdirs' user cache dir)
     artifacts/sha256/ab/<digest>/<filename>   verified downloads
     metadata/sha256/ab/<digest>.metadata      core metadata of an artifact
     built/<sdist digest>/<interpreter>/       wheels built from a verified sdist
-    bytecode/<magic>-o<level>/ab/<sha256>     compiled code of the source whose sha256 it is
-    bytecode/<magic>-o<level>/wheels/<sha256> which sources a wheel holds (its members' sha256)
+    bytecode/<magic>-o<level>/packs/<digest>  a wheel's compiled sources, one pack per wheel
     http/                                     HTTP cache of project pages (CacheControl)
     uv/                                       uv's own cache (``--installer uv``)
 
 A file appears under its digest only after its bytes were hashed while streaming and matched:
 downloads go to a temporary file in the same directory and are renamed atomically, and every
 read re-hashes it.  Entries spip made itself (metadata, built wheels, interpreter facts, cached
-pages, compiled bytecode and wheel source lists) carry a seal (:mod:`pipx_secure.index.seal`)
+pages and bytecode packs) carry a seal (:mod:`pipx_secure.index.seal`)
 checked on every read; one that fails is discarded with one warning and made again.  A
 per-digest file lock keeps two processes from downloading the same artifact twice.  Nothing in
 the cache carries a credential.
@@ -23,7 +22,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,7 +51,6 @@ class ArtifactCache:
         self.sealer = sealer
         self._warn = warn or (lambda text: None)
         self._warned: set[str] = set()
-        self._made: set[str] = set()
 
     def note(self, text: str) -> None:
         """Pass a line on to the user (once)."""
@@ -181,49 +178,19 @@ class ArtifactCache:
         return self.root / "built" / sdist.hexdigest / interpreter
 
     # -- bytecode: code, so sealed like everything else spip makes --------------------------
-    def _bytecode_path(self, flavour: str, key: str) -> Path:
-        return Path(f"{self.root}/bytecode/{flavour}/{key[:2]}/{key}")
+    def _pack_path(self, flavour: str, wheel: Digest) -> Path:
+        return self.root / "bytecode" / flavour / "packs" / f"{wheel.algorithm}-{wheel.hexdigest}"
 
-    def has_bytecode(self, flavour: str, source_sha256: str) -> bool:
-        """Whether an entry exists (not checked: :meth:`read_bytecode` checks its seal)."""
-        return self._bytecode_path(flavour, source_sha256).is_file()
+    def read_bytecode(self, flavour: str, wheel: Digest) -> bytes | None:
+        """The sealed pack of compiled sources of ``wheel`` for ``flavour`` (magic number and
+        optimization level); None when absent or when its seal fails (then it is discarded
+        with a warning, and the caller compiles the wheel again)."""
+        return self._read_sealed("bytecode", f"{flavour}:{wheel}", self._pack_path(flavour, wheel))
 
-    def read_bytecode(self, flavour: str, source_sha256: str) -> bytes | None:
-        """The sealed compilation result of the source with ``source_sha256`` for
-        ``flavour`` (magic number and optimization level); None when absent or when its seal
-        fails (then it is discarded with a warning, and compiled again by the caller)."""
-        return self._read_sealed(
-            "bytecode", f"{flavour}:{source_sha256}", self._bytecode_path(flavour, source_sha256)
-        )
-
-    def write_bytecode(self, flavour: str, source_sha256: str, data: bytes) -> None:
-        """Store a compilation result, sealed to its source hash and flavour (thousands per
-        cold install: a temporary name and a rename, each directory made once)."""
-        path = self._bytecode_path(flavour, source_sha256)
-        sealed = self.sealer.seal_bytes("bytecode", f"{flavour}:{source_sha256}", data)
-        directory = str(path.parent)
-        if directory not in self._made:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._made.add(directory)
-        temp = f"{path}.{os.getpid()}.{threading.get_ident()}.partial"
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(sealed)
-            os.replace(temp, path)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
-
-    def read_sources(self, flavour: str, wheel: Digest) -> bytes | None:
-        """The sealed list of a wheel's Python sources and their hashes (None: absent/bad)."""
-        path = self.root / "bytecode" / flavour / "wheels" / f"{wheel.algorithm}-{wheel.hexdigest}"
-        return self._read_sealed("wheel sources", f"{flavour}:{wheel}", path)
-
-    def write_sources(self, flavour: str, wheel: Digest, data: bytes) -> None:
-        """Store a wheel's list of Python sources, sealed to the wheel's digest."""
-        path = self.root / "bytecode" / flavour / "wheels" / f"{wheel.algorithm}-{wheel.hexdigest}"
-        atomic_write(path, self.sealer.seal_bytes("wheel sources", f"{flavour}:{wheel}", data))
+    def write_bytecode(self, flavour: str, wheel: Digest, data: bytes) -> None:
+        """Store the pack of ``wheel``'s compiled sources, sealed to its digest and flavour."""
+        path = self._pack_path(flavour, wheel)
+        atomic_write(path, self.sealer.seal_bytes("bytecode", f"{flavour}:{wheel}", data))
 
     def _read_sealed(self, purpose: str, key: str, path: Path) -> bytes | None:
         try:

@@ -1,32 +1,35 @@
-"""Bytecode once: compiled code kept in spip's cache by source hash, written beside installs.
+"""Bytecode once: compiled code kept in spip's cache per wheel, written beside installs.
 
-A source file compiles to the same code wherever it is installed, for one interpreter (its
-magic number) and optimization level.  spip therefore keeps each compilation result in its
-cache under the sha256 of the source (:meth:`ArtifactCache.write_bytecode`), sealed like every
-other entry spip makes: it is code, and the cache directory may be written by others.  A bad
-seal discards the entry (one warning) and the source is compiled again; nothing unsealed is
-ever written into an environment.
+A wheel's sources compile to the same code wherever they are installed, for one interpreter
+(its magic number) and optimization level.  spip therefore keeps the compilation results of
+each wheel in its cache as one *pack* (:mod:`pipx_secure.install.bytepack`) under the wheel's
+digest (:meth:`ArtifactCache.write_bytecode`), sealed like every other entry spip makes: it is
+code, and the cache directory may be written by others.  A bad seal discards the pack (one
+warning) and the wheel is compiled again; nothing unsealed is ever written into an environment.
+One file per wheel, not per source: a cold install writes and a warm one reads some forty
+files instead of thousands.
 
-While wheels arrive (each verified first), :meth:`Bytecode.add_wheel` lists a wheel's Python
-sources and their hashes (kept, sealed, per wheel digest, so a warm run reads one small file
-instead of decompressing the wheel) and queues the sources the cache lacks; batches compile in
-the *target* interpreter (``-I -S``, :mod:`pipx_secure.install.bytecode_child`) on every core,
-while other downloads and the installer run.  After the installer has put a group of
-distributions in place, :meth:`Bytecode.write` writes their ``.pyc`` files
-(:mod:`pipx_secure.install.pycache`) and adds them to RECORD, as pip would have.  The code's
-recorded file name is the path relative to the site directory; importlib replaces it with the
-real path when it loads the file (as it does for any moved ``.pyc``).
+While wheels arrive (each verified first), :meth:`Bytecode.add_wheel` reads the wheel's pack,
+or lists its Python sources and queues them; batches compile in the *target* interpreter
+(``-I -S``, :mod:`pipx_secure.install.bytecode_child`) on every core, while other downloads and
+the installer run.  Each child reads the verified wheel (checking its digest), compiles the
+listed members and writes binary records to a file in a private temporary directory.  After the
+installer has put a group of distributions in place, :meth:`Bytecode.write` writes their
+``.pyc`` files (:mod:`pipx_secure.install.pycache`) and adds them to RECORD, as pip would have.
+The code's recorded file name is the path relative to the site directory; importlib replaces it
+with the real path when it loads the file (as it does for any moved ``.pyc``).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import posixpath
+import shutil
+import tempfile
 import threading
 import zipfile
 from collections.abc import Iterable, Sequence
@@ -37,6 +40,7 @@ from typing import Any
 
 from pipx_secure.index.cache import ArtifactCache
 from pipx_secure.install.archives import site_path
+from pipx_secure.install.bytepack import Entry, MalformedPack, join, parse
 from pipx_secure.install.process import ChildKind, Processes
 from pipx_secure.install.pycache import Compiled, add_record_rows, pyc_bytes, pyc_name, record_row
 from pipx_secure.install.pycache import write_pyc as write_pyc_file
@@ -47,8 +51,9 @@ from pipx_secure.model.records import MalformedRecord, parse_record, python_sour
 
 #: Sources per compiling child: few enough children to keep start-up cheap, enough to share.
 BATCH = 400
-#: Threads writing ``.pyc`` files (system calls, mostly: the GIL is released).
-WRITERS = 4
+#: Threads writing ``.pyc`` files.  One: each system call hands the GIL over, and more
+#: writers only trade it back and forth (measured: a futex storm, seconds of system time).
+WRITERS = 1
 #: What :meth:`Bytecode._write_one` returns when there is nothing to write or list.
 NOTHING = ("", "", "")
 
@@ -59,21 +64,20 @@ def _child_script() -> str:
 
 @dataclass(frozen=True)
 class Job:
-    """Work for a compiling child: ``sources`` items, or one ``wheels`` item (a verified
-    wheel and some of its members); ``weight`` is how many sources."""
+    """Work for a compiling child: some members of one verified wheel (``[path, algorithm,
+    digest, [[member, name], ...]]``) or installed files (``[path, sha256, name]``)."""
 
     kind: str
-    items: list[list[Any]]
+    item: list[Any]
     weight: int
 
 
 @dataclass(frozen=True)
 class Pending:
-    """A source whose bytecode was not in the cache when its distribution was written."""
+    """A source whose bytecode was not known when its distribution was written."""
 
     dist_info: Path
     source: Path
-    sha256: str
     name: str
 
 
@@ -100,15 +104,15 @@ class Bytecode:
         workers = workers or os.cpu_count() or 1
         self._compiles = ThreadPoolExecutor(workers, thread_name_prefix="spip-bytecode")
         self._lock = threading.Lock()
+        self._outputs = tempfile.mkdtemp(prefix="spip-bytecode-")  # mode 0700: spip's only
+        self._numbers = itertools.count()
         self._pending: list[Job] = []
         self._weight = 0
-        self._scheduled: set[str] = set()
-        self._expected: dict[str, set[str]] = {}  # wheel digest -> its sources' site paths
-        self._partial: dict[str, dict[str, tuple[str, str]]] = {}  # ... -> compiled so far
+        self._expected: dict[str, int] = {}  # wheel digest -> how many sources it holds
+        self._entries: dict[str, dict[str, Entry]] = {}  # ... -> site path -> compiled
         self._deferred: list[tuple[Path, str]] = []
         self._jobs: list[Future[int]] = []
         self._scanned: list[Future[None]] = []
-        self.sources: dict[str, dict[str, str]] = {}  # wheel digest -> site path -> sha256
         self.compiled = 0
         self.written = 0
 
@@ -124,24 +128,19 @@ class Bytecode:
         """Stop the pools (queued work is dropped; call :meth:`finish` first to keep it)."""
         self._scans.shutdown(wait=True, cancel_futures=True)
         self._compiles.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(self._outputs, ignore_errors=True)
 
-    # -- before the install: list sources, compile what the cache lacks --------------------
+    # -- before the install: read packs, compile what the cache lacks ---------------------
     def add_wheel(self, wheel: WheelFile) -> None:
-        """A verified wheel: queue the sources the cache lacks (listed in the background)."""
+        """A verified wheel: read its pack, or queue its sources (in the background)."""
         self._scanned.append(self._scans.submit(self._scan, wheel))
 
     def _scan(self, wheel: WheelFile) -> None:
         key = str(wheel.digest)
-        listing = self._listing(wheel)
-        if listing is not None:
+        known = self._pack(wheel.digest)
+        if known is not None:
             with self._lock:
-                self.sources[key] = {site: sha for site, (_m, sha) in listing.items()}
-            missing = [
-                Job("sources", [[str(wheel.path), m, sha, site]], 1)
-                for site, (m, sha) in listing.items()
-                if not self.cache.has_bytecode(self.flavour, sha)
-            ]
-            self._queue(missing)
+                self._entries[key] = known
             return
         # Never seen: the children read the verified wheel, hash and compile each source
         # (the member names come from the zip's directory, its bytes from the child's read).
@@ -152,48 +151,41 @@ class Bytecode:
             return
         members = [[m, s] for m, s in names if s is not None and s.endswith(".py")]
         with self._lock:
-            self._expected[key] = {s for _m, s in members}
-            self._partial[key] = {}
+            self._expected[key] = len(members)
+            self._entries[key] = {}
         if not members:
             self._complete(key)
         algorithm, digest = wheel.digest.algorithm, wheel.digest.hexdigest
         self._queue(
-            Job("wheels", [[str(wheel.path), algorithm, digest, members[i : i + BATCH]]], n)
+            Job("wheels", [str(wheel.path), algorithm, digest, members[i : i + BATCH]], n)
             for i in range(0, len(members), BATCH)
             for n in [len(members[i : i + BATCH])]
         )
 
-    def _listing(self, wheel: WheelFile) -> dict[str, tuple[str, str]] | None:
-        """site path -> (wheel member, sha256) of every ``.py`` the wheel installs there, as
-        sealed in the cache the first time the wheel was compiled (None: not known yet)."""
-        raw = self.cache.read_sources(self.flavour, wheel.digest)
+    def _pack(self, wheel: Digest) -> dict[str, Entry] | None:
+        """The wheel's compiled sources by site path, from its sealed pack (None: absent)."""
+        raw = self.cache.read_bytecode(self.flavour, wheel)
         if raw is None:
             return None
         try:
-            data = json.loads(raw)
-            return {str(k): (str(v[0]), str(v[1])) for k, v in data.items()}
-        except (ValueError, TypeError, AttributeError, IndexError, KeyError):
+            entries = {e.name: e for e in parse(raw)}
+        except MalformedPack:
             return None
+        if any(e.key != str(wheel) for e in entries.values()):
+            return None
+        return entries
 
     def _complete(self, key: str) -> None:
-        """Every source of a wheel compiled: seal its list of sources."""
+        """Every source of a wheel compiled: seal its pack."""
         with self._lock:
-            listing = self._partial.pop(key, {})
+            entries = list(self._entries.get(key, {}).values())
             self._expected.pop(key, None)
-            self.sources[key] = {site: sha for site, (_m, sha) in listing.items()}
         algorithm, _, digest = key.partition(":")
-        self.cache.write_sources(
-            self.flavour, Digest(algorithm, digest), json.dumps(listing).encode()
-        )
+        self.cache.write_bytecode(self.flavour, Digest(algorithm, digest), join(entries))
 
     def _queue(self, jobs: Iterable[Job], *, flush: bool = False) -> None:
         with self._lock:
             for job in jobs:
-                if job.kind == "sources":
-                    sha = job.items[0][2]
-                    if sha in self._scheduled:
-                        continue
-                    self._scheduled.add(sha)
                 self._pending.append(job)
                 self._weight += job.weight
             while self._weight >= BATCH or (flush and self._pending):
@@ -207,47 +199,44 @@ class Bytecode:
                 self._jobs.append(self._compiles.submit(self._compile, batch))
 
     def _compile(self, batch: list[Job]) -> int:
-        request: dict[str, Any] = {"optimize": 0, "sources": [], "wheels": []}
+        with self._lock:
+            output = f"{self._outputs}/{len(self._jobs)}-{next(self._numbers)}.records"
+        request: dict[str, Any] = {"optimize": 0, "output": output, "sources": [], "wheels": []}
         for job in batch:
-            request[job.kind].extend(job.items)
-        done = self.processes.run(
+            request[job.kind].append(job.item)
+        self.processes.run(
             [str(self.python), "-I", "-S", "-c", _child_script()],
             ChildKind.COMPILE,
             input=json.dumps(request),
         )
-        asked = {item[2] for item in request["sources"]}
-        wheels = {f"{w[1]}:{w[2]}": {m[1] for m in w[3]} for w in request["wheels"]}
-        count = 0
-        for line in done.stdout.splitlines():
-            try:
-                sha, text, wheel, name, member = json.loads(line)
-                payload = b"F" if text is None else base64.b64decode(text, validate=True)
-            except (ValueError, TypeError, binascii.Error):
-                continue
-            if not isinstance(sha, str) or len(sha) != 64:
-                continue
-            if wheel is None and sha not in asked:
-                continue
-            if wheel is not None and name not in wheels.get(wheel, ()):
-                continue
-            if not self.cache.has_bytecode(self.flavour, sha):
-                self.cache.write_bytecode(self.flavour, sha, payload)
-            count += 1
-            if wheel is not None:
-                self._received(wheel, name, member, sha)
-        with self._lock:
-            self.compiled += count
-        return count
+        try:
+            data = Path(output).read_bytes()
+            Path(output).unlink()
+        except OSError:
+            return 0
+        asked = {f"{w[1]}:{w[2]}": {m[1] for m in w[3]} for w in request["wheels"]}
+        files = {s[2]: s[1] for s in request["sources"]}
+        received = []
+        with contextlib.suppress(MalformedPack):
+            for entry in parse(data):
+                if entry.name in asked.get(entry.key, ()) or (
+                    not entry.key and files.get(entry.name) == entry.sha256
+                ):
+                    received.append(entry)
+        return self._received(received)
 
-    def _received(self, key: str, name: str, member: str, sha: str) -> None:
+    def _received(self, received: list[Entry]) -> int:
+        done = []
         with self._lock:
-            partial = self._partial.get(key)
-            if partial is None:
-                return
-            partial[name] = (member, sha)
-            done = len(partial) == len(self._expected.get(key, ()))
-        if done:
+            for entry in received:
+                entries = self._entries.setdefault(entry.key, {})
+                entries[entry.name] = entry
+                if len(entries) == self._expected.get(entry.key, -1):
+                    done.append(entry.key)
+            self.compiled += len(received)
+        for key in dict.fromkeys(done):
             self._complete(key)
+        return len(received)
 
     def flush(self) -> None:
         """Every wheel was added: compile the rest of the queue too."""
@@ -277,44 +266,36 @@ class Bytecode:
         return self.write(dists)
 
     def write(self, dists: Sequence[tuple[Path, str]]) -> list[Pending]:
-        """Write ``.pyc`` files for installed distributions (dist-info, wheel digest) from the
-        cache; returns the sources whose bytecode is not there yet."""
-        jobs = []
-        for dist_info, wheel_key in dists:
-            with self._lock:
-                known = dict(self.sources.get(wheel_key, {}))
-            jobs.append((dist_info, known))
+        """Write ``.pyc`` files for installed distributions (dist-info, wheel digest) from
+        what was compiled or read from the cache; returns the sources still without code."""
+        with self._lock:
+            jobs = [(d, dict(self._entries.get(key, {}))) for d, key in dists]
         with ThreadPoolExecutor(WRITERS, thread_name_prefix="spip-pyc") as pool:
             results = list(pool.map(lambda job: self._write_dist(*job), jobs))
         return [item for pending in results for item in pending]
 
-    def _write_dist(self, dist_info: Path, known: dict[str, str]) -> list[Pending]:
+    def _write_dist(self, dist_info: Path, known: dict[str, Entry]) -> list[Pending]:
         pending: list[Pending] = []
         rows = []
         site = str(dist_info.parent)
         made: set[str] = set()
         for source, name in installed_sources(dist_info):
-            sha = known.get(name) or _file_sha256(source)
-            if sha is None:
+            entry = known.get(name)
+            if entry is None:
+                pending.append(Pending(dist_info, source, name))
                 continue
-            row = self._write_one(site, name, sha, made)
-            if row is None:
-                pending.append(Pending(dist_info, source, sha, name))
-            elif row[0]:
+            row = self._write_one(site, name, entry.payload, made)
+            if row[0]:
                 rows.append(row)
         add_record_rows(dist_info / "RECORD", rows)
         return pending
 
     def _write_one(
-        self, site: str, name: str, sha: str, made: set[str] | None = None
-    ) -> tuple[str, str, str] | None:
+        self, site: str, name: str, payload: bytes, made: set[str] | None = None
+    ) -> tuple[str, str, str]:
         """Write the ``.pyc`` of the source ``name`` (relative to ``site``); its RECORD row,
-        :data:`NOTHING` when there is nothing to write (the source does not compile, as pip
-        skips it too), or None when the cache has no (valid) entry.  ``made``: the
-        ``__pycache__`` directories already checked."""
-        payload = self.cache.read_bytecode(self.flavour, sha)
-        if payload is None:
-            return None
+        or :data:`NOTHING` when there is nothing to write (the source does not compile, as
+        pip skips it too).  ``made``: the ``__pycache__`` directories already checked."""
         compiled = Compiled.from_payload(payload)
         if compiled is None:
             return NOTHING
@@ -340,22 +321,25 @@ class Bytecode:
 
     def complete(self, pending: Sequence[Pending]) -> None:
         """Wait for queued compilations, write what was deferred, compile what is still
-        missing from the installed files themselves, and write the rest."""
+        missing from the installed files themselves (not kept: no whole wheel behind it),
+        and write the rest."""
         self.finish()
         with self._lock:
             deferred, self._deferred = self._deferred, []
         pending = [*pending, *self.write(deferred)]
-        missing = [
-            Job("sources", [[str(p.source), None, p.sha256, p.name]], 1)
-            for p in pending
-            if not self.cache.has_bytecode(self.flavour, p.sha256)
-        ]
-        for start in range(0, len(missing), BATCH):
-            self._compile(missing[start : start + BATCH])
+        hashed = [(p, _file_sha256(p.source)) for p in pending]
+        jobs = [Job("sources", [str(p.source), sha, p.name], 1) for p, sha in hashed if sha]
+        for start in range(0, len(jobs), BATCH):
+            self._compile(jobs[start : start + BATCH])
         by_dist: dict[Path, list[tuple[str, str, str]]] = {}
-        for item in pending:
-            row = self._write_one(str(item.dist_info.parent), item.name, item.sha256)
-            if row is not None and row[0]:
+        with self._lock:
+            compiled = dict(self._entries.get("", {}))
+        for item, sha in hashed:
+            entry = compiled.get(item.name)
+            if entry is None or entry.sha256 != sha:
+                continue
+            row = self._write_one(str(item.dist_info.parent), item.name, entry.payload)
+            if row[0]:
                 by_dist.setdefault(item.dist_info, []).append(row)
         for dist_info, rows in by_dist.items():
             add_record_rows(dist_info / "RECORD", rows)

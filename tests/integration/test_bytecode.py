@@ -14,11 +14,13 @@ import marshal
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from pipx_secure.audit.target_script import same_code
+from pipx_secure.install import bytepack
 from tests.support.environment import clean_env, make_venv, run_spip, site_packages
 from tests.support.packages import build_wheel
 from tests.support.servers import start_static_server
@@ -151,12 +153,13 @@ def test_tampered_bytecode_is_discarded_and_compiled_again_never_loaded(
     env = clean_env(tmp_path)
     _spip(env, spip_map, make_venv(tmp_path / "first"), pins)
     cache = Path(env["SPIP_CACHE_DIR"]) / "bytecode"
-    entries = [p for p in cache.rglob("*") if p.is_file() and "wheels" not in p.parts]
-    assert len(entries) >= 10
+    packs = [p for p in cache.rglob("*") if p.is_file() and p.parent.name == "packs"]
+    assert len(packs) == 10  # one per wheel
     evil = b"C" + bytes(8) + marshal.dumps(compile("VALUE = 'evil'\n", "mod.py", "exec"))
-    for entry in entries:  # keep each seal line, replace what it seals
-        header = entry.read_bytes().split(b"\n", 1)[0]
-        entry.write_bytes(header + b"\n" + evil)
+    for pack in packs:  # keep each seal line, replace the code it seals
+        header, _, body = pack.read_bytes().partition(b"\n")
+        forged = [replace(entry, payload=evil) for entry in bytepack.parse(body)]
+        pack.write_bytes(header + b"\n" + bytepack.join(forged))
     second = make_venv(tmp_path / "second")
     stderr = _spip(env, spip_map, second, pins)
     assert "bytecode in the cache failed its check and was discarded" in stderr

@@ -375,7 +375,8 @@ class FakeProcesses(Processes):
         """spip's byte-compiler, run in this process (this interpreter is the fake target's)."""
         from pipx_secure.install import bytecode_child
 
-        return "".join(bytecode_child.answer(request))
+        with open(request["output"], "xb") as out:
+            return f"{bytecode_child.answer(request, out)}\n"
 
     def _audit(self, request: dict[str, Any]) -> dict[str, Any]:
         """The audit's target script, answered in this process (it is spip's own code)."""

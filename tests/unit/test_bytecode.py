@@ -12,12 +12,14 @@ import marshal
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from pipx_secure.install import bytepack
 from pipx_secure.install.apply import InstallOutcome, apply
 from pipx_secure.install.groups import install_groups
 from pipx_secure.install.pipargs import PipOptions
@@ -114,16 +116,19 @@ def test_source_date_epoch_gives_checked_hash_pycs(tmp_path: Path) -> None:
 
 
 def _entries(rig: Rig) -> list[Path]:
+    """The cache's bytecode packs (one per wheel)."""
     root = rig.cache.root / "bytecode"
-    return sorted(p for p in root.rglob("*") if p.is_file() and "wheels" not in p.parts)
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.parent.name == "packs")
 
 
-def test_a_forged_entry_is_discarded_and_compiled_again(tmp_path: Path) -> None:
+def test_a_forged_pack_is_discarded_and_compiled_again(tmp_path: Path) -> None:
     rig = make_rig(tmp_path)
     install(rig)
     evil = b"C" + bytes(8) + marshal.dumps(compile("EVIL = 1\n", "x", "exec"))
-    for entry in _entries(rig):  # the seal line kept, what it seals replaced
-        entry.write_bytes(entry.read_bytes().split(b"\n", 1)[0] + b"\n" + evil)
+    for pack in _entries(rig):  # the seal line kept, what it seals replaced
+        seal, _, body = pack.read_bytes().partition(b"\n")
+        forged = [replace(e, payload=evil) for e in bytepack.parse(body)]
+        pack.write_bytes(seal + b"\n" + bytepack.join(forged))
     uninstall_all(rig)
     install(rig)
     assert len(rig.processes.of_kind("compile")) == 2
@@ -131,17 +136,37 @@ def test_a_forged_entry_is_discarded_and_compiled_again(tmp_path: Path) -> None:
     assert "EVIL" not in code.co_names
 
 
-def test_an_entry_moved_to_another_sources_hash_is_refused(tmp_path: Path) -> None:
+def test_a_pack_moved_to_another_wheels_digest_is_refused(tmp_path: Path) -> None:
     rig = make_rig(tmp_path)
     install(rig)
-    entries = _entries(rig)
-    assert len(entries) == 2  # acme-core's source, and the one acme-utils shares with others
-    entries[0].write_bytes(entries[1].read_bytes())  # a genuine seal, for another source
+    packs = _entries(rig)
+    assert len(packs) == 2  # acme-core's wheel and acme-utils'
+    packs[0].write_bytes(packs[1].read_bytes())  # a genuine seal, for another wheel
     uninstall_all(rig)
     install(rig)
     assert len(rig.processes.of_kind("compile")) == 2
     for module in ("acme_core", "acme_utils"):
         assert_python_accepts(pyc_of(rig, module), rig.site / module / "__init__.py")
+
+
+def test_pack_records_round_trip_and_malformed_bytes_are_refused() -> None:
+    entries = [
+        bytepack.Entry("sha256:" + "a" * 64, "pkg/m\u00e9.py", "pkg/m\u00e9.py", "b" * 64, b"F"),
+        bytepack.Entry("", "x.py", "", "c" * 64, b"C" + bytes(8) + b"code"),
+    ]
+    data = bytepack.join(entries)
+    assert list(bytepack.parse(data)) == entries
+    assert list(bytepack.parse(b"")) == []
+    from pipx_secure.install.bytecode_child import record
+
+    assert record(
+        *(getattr(entries[0], f) for f in ("key", "name", "member", "sha256", "payload"))
+    ) == (entries[0].encode())
+    bad_hash = bytepack.Entry("", "x.py", "", "Z" * 64, b"F").encode()
+    bad_name = bytepack.Entry("", "x.py", "", "c" * 64, b"F").encode().replace(b"x.py", b"\xff.py")
+    for broken in (data[:-1], data[:10], data + b"\0", bad_hash, bad_name):
+        with pytest.raises(bytepack.MalformedPack):
+            list(bytepack.parse(broken))
 
 
 def test_a_source_that_does_not_compile_gets_no_pyc_and_is_not_compiled_twice(
@@ -255,4 +280,4 @@ def test_a_wheel_that_is_not_the_verified_one_is_not_compiled(tmp_path: Path) ->
         bytecode.close()
     assert len(rig.processes.of_kind("compile")) == 1  # asked, and the child refused
     assert bytecode.compiled == 0 and _entries(rig) == []
-    assert rig.cache.read_sources(bytecode.flavour, verified) is None
+    assert rig.cache.read_bytecode(bytecode.flavour, verified) is None
