@@ -149,7 +149,9 @@ class Bytecode:
                 names = [(m, site_path(m)) for m in archive.namelist()]
         except (OSError, zipfile.BadZipFile):
             return
-        members = [[m, s] for m, s in names if s is not None and s.endswith(".py")]
+        # One member per site path (a zip may repeat a name: the last one written stays).
+        by_site = {s: m for m, s in names if s is not None and s.endswith(".py")}
+        members = [[m, s] for s, m in by_site.items()]
         with self._lock:
             self._expected[key] = len(members)
             self._entries[key] = {}
