@@ -259,13 +259,12 @@ class Bytecode:
 
     # -- after the install: write what the cache has --------------------------------------
     def write_or_defer(self, dists: Sequence[tuple[Path, str]]) -> list[Pending]:
-        """:meth:`write` now when nothing is being compiled; otherwise leave ``dists`` to
-        :meth:`complete` (then their sources' lists are known: no installed file is hashed)."""
-        if self.busy():
-            with self._lock:
-                self._deferred.extend(dists)
-            return []
-        return self.write(dists)
+        """:meth:`write` the distributions whose wheels are all compiled now (while the
+        others compile); leave the rest to :meth:`complete`."""
+        with self._lock:
+            ready = [d for d in dists if d[1] in self._entries and d[1] not in self._expected]
+            self._deferred.extend(d for d in dists if d not in ready)
+        return self.write(ready)
 
     def write(self, dists: Sequence[tuple[Path, str]]) -> list[Pending]:
         """Write ``.pyc`` files for installed distributions (dist-info, wheel digest) from
