@@ -87,8 +87,11 @@ class ArtifactMetadata:
         used = self.raw.get(key)
         if used is None:
             return
+        own = read_wheel_metadata(wheel, wheel.name)
+        if own == used:
+            return  # the same bytes (read from this wheel before): nothing to compare
         before = parse_core_metadata(used, candidate.filename)
-        after = parse_core_metadata(read_wheel_metadata(wheel, wheel.name), wheel.name)
+        after = parse_core_metadata(own, wheel.name)
         differences = [
             f"{label}: {a} vs {b}"
             for label, a, b in (
