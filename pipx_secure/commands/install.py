@@ -28,6 +28,7 @@ from pipx_secure.resolve.settings import ResolveSettings
 from pipx_secure.resolve.sources import classify
 
 if TYPE_CHECKING:
+    from pipx_secure.install.bytecode import Bytecode
     from pipx_secure.install.workspace import BuildOptions, Workspace
     from pipx_secure.resolve.planner import Resolution
 
@@ -194,6 +195,23 @@ def run(settings: InstallSettings, services: Services) -> InstallResult:
 def _resolve_and_apply(
     settings: InstallSettings, services: Services, workspace: Workspace, combined: RequirementSet
 ) -> InstallResult:
+    from pipx_secure.install.apply import early_bytecode
+
+    bytecode = None if settings.dry_run else early_bytecode(workspace, settings.pip)
+    try:
+        return _resolve_then_apply(settings, services, workspace, combined, bytecode)
+    finally:
+        if bytecode is not None:
+            bytecode.close()
+
+
+def _resolve_then_apply(
+    settings: InstallSettings,
+    services: Services,
+    workspace: Workspace,
+    combined: RequirementSet,
+    bytecode: Bytecode | None,
+) -> InstallResult:
     from pipx_secure.install.apply import apply
     from pipx_secure.install.hashcheck import check_user_hashes
 
@@ -227,7 +245,7 @@ def _resolve_and_apply(
     if settings.dry_run:
         return InstallResult(plan, (), satisfied, dry_run=True, report_text=report_text)
     with services.reporter.status("Fetching, verifying and installing"):
-        outcome = apply(workspace, resolution, settings.pip, reinstall=reinstall)
+        outcome = apply(workspace, resolution, settings.pip, reinstall=reinstall, bytecode=bytecode)
     return InstallResult(plan, outcome.installed, outcome.satisfied, report_text=report_text)
 
 

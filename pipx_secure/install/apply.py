@@ -52,20 +52,33 @@ def _spip_compiles(options: PipOptions, target: TargetEnvironment) -> bool:
     return options.compile and not options.elsewhere and Bytecode.possible(target)
 
 
+def early_bytecode(workspace: Workspace, options: PipOptions) -> Bytecode | None:
+    """A compiler started before resolution when spip will write the bytecode: each wheel
+    resolution downloads (to read its metadata) starts compiling at once, on cores that
+    resolution leaves idle.  The caller passes it to :func:`apply` and closes it."""
+    if not _spip_compiles(options, workspace.target):
+        return None
+    bytecode = Bytecode(workspace.target, workspace.cache, workspace.processes)
+    workspace.metadata.on_wheel = bytecode.add_wheel
+    return bytecode
+
+
 def apply(
     workspace: Workspace,
     resolution: Resolution,
     options: PipOptions,
     *,
     reinstall: bool = False,
+    bytecode: Bytecode | None = None,
 ) -> InstallOutcome:
-    """Fetch and build everything first, then run the installer offline."""
+    """Fetch and build everything first, then run the installer offline.  ``bytecode``: from
+    :func:`early_bytecode` (closed by the caller), else made and closed here."""
     target = workspace.target
     to_install, satisfied = resolution.plan.changes(target.installed, reinstall=reinstall)
     if not to_install:
         return InstallOutcome(resolution.plan, (), satisfied, pip_ran=False)
-    bytecode = None
-    if _spip_compiles(options, target):
+    own = bytecode is None and _spip_compiles(options, target)
+    if own:
         bytecode = Bytecode(target, workspace.cache, workspace.processes)
     try:
         wheels = workspace.fetch(
@@ -87,7 +100,7 @@ def apply(
             with workspace.phases.span("bytecode"):
                 bytecode.complete(pending)
     finally:
-        if bytecode is not None:
+        if own and bytecode is not None:
             bytecode.close()
     if not options.elsewhere:
         with workspace.phases.span("provenance"):

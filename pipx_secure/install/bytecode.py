@@ -111,6 +111,7 @@ class Bytecode:
         self._expected: dict[str, int] = {}  # wheel digest -> how many sources it holds
         self._entries: dict[str, dict[str, Entry]] = {}  # ... -> site path -> compiled
         self._deferred: list[tuple[Path, str]] = []
+        self._added: set[str] = set()
         self._jobs: list[Future[int]] = []
         self._scanned: list[Future[None]] = []
         self.compiled = 0
@@ -132,7 +133,12 @@ class Bytecode:
 
     # -- before the install: read packs, compile what the cache lacks ---------------------
     def add_wheel(self, wheel: WheelFile) -> None:
-        """A verified wheel: read its pack, or queue its sources (in the background)."""
+        """A verified wheel: read its pack, or queue its sources (in the background; once
+        per wheel, however often it is added)."""
+        with self._lock:
+            if str(wheel.digest) in self._added:
+                return
+            self._added.add(str(wheel.digest))
         self._scanned.append(self._scans.submit(self._scan, wheel))
 
     def _scan(self, wheel: WheelFile) -> None:

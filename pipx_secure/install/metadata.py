@@ -9,6 +9,7 @@ built along the way are kept so they are not built twice.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from pipx_secure.errors import IntegrityError
@@ -43,6 +44,8 @@ class ArtifactMetadata:
         self.built: dict[str, WheelFile] = {}
         self._parsed: dict[str, CoreMetadata] = {}
         self._lock = threading.Lock()
+        #: Told of each wheel downloaded (verified) to read its metadata.
+        self.on_wheel: Callable[[WheelFile], None] | None = None
 
     def add(self, digest: Digest, data: bytes, what: str) -> CoreMetadata:
         """Record metadata spip already has (a local project's wheel)."""
@@ -122,7 +125,10 @@ class ArtifactMetadata:
                 data, dist.name, str(dist.version), f"metadata of {link.filename}"
             )
         else:
-            data = read_wheel_metadata(self.transport.download(index, link), link.filename)
+            path = self.transport.download(index, link)
+            data = read_wheel_metadata(path, link.filename)
+            if self.on_wheel is not None:
+                self.on_wheel(WheelFile(dist.name, str(dist.version), path, expected))
         self.cache.write_metadata(expected, data)
         return data
 

@@ -281,3 +281,53 @@ def test_a_wheel_that_is_not_the_verified_one_is_not_compiled(tmp_path: Path) ->
     assert len(rig.processes.of_kind("compile")) == 1  # asked, and the child refused
     assert bytecode.compiled == 0 and _entries(rig) == []
     assert rig.cache.read_bytecode(bytecode.flavour, verified) is None
+
+
+def test_wheels_downloaded_during_resolution_compile_then_and_only_once(tmp_path: Path) -> None:
+    from pipx_secure.install.apply import early_bytecode
+
+    rig = make_rig(tmp_path)
+    with workspace(rig) as ws:
+        bytecode = early_bytecode(ws, PipOptions())
+        assert bytecode is not None
+        try:
+            resolution = ws.resolve([Req.from_requirement(Requirement("acme-utils"))])
+            bytecode.finish()
+            compiled = len(rig.processes.of_kind("compile"))
+            assert compiled >= 1 and bytecode.compiled >= 2  # before any install
+            apply(ws, resolution, PipOptions(), bytecode=bytecode)
+        finally:
+            bytecode.close()
+    assert len(rig.processes.of_kind("compile")) == compiled  # not compiled a second time
+    assert_python_accepts(pyc_of(rig, "acme_core"), rig.site / "acme_core" / "__init__.py")
+
+
+def test_no_early_compiler_when_spip_does_not_write_bytecode(tmp_path: Path) -> None:
+    from pipx_secure.install.apply import early_bytecode
+
+    rig = make_rig(tmp_path)
+    with workspace(rig) as ws:
+        assert early_bytecode(ws, PipOptions(compile=False)) is None
+        assert early_bytecode(ws, PipOptions(target_dir=str(tmp_path / "t"))) is None
+        assert ws.metadata.on_wheel is None
+
+
+def test_a_wheel_added_twice_is_compiled_once(tmp_path: Path) -> None:
+    from pipx_secure.install.bytecode import Bytecode
+    from tests.support.packages import build_wheel
+
+    rig = make_rig(tmp_path)
+    modules = {"acme_twice/a.py": "A = 1\n", "acme_twice/b.py": "B = 2\n"}
+    wheel = build_wheel(tmp_path / "w", "acme-twice", "1.0.0", modules=modules)
+    digest = Digest("sha256", hashlib.sha256(wheel.read_bytes()).hexdigest())
+    bytecode = Bytecode(rig.target(), rig.cache, rig.processes)
+    try:
+        for _ in range(2):  # by resolution (for its metadata), then by the fetch
+            bytecode.add_wheel(WheelFile(canonicalize_name("acme-twice"), "1.0.0", wheel, digest))
+        bytecode.finish()
+    finally:
+        bytecode.close()
+    import zipfile
+
+    sources = [n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".py")]
+    assert len(sources) >= 2 and bytecode.compiled == len(sources)
