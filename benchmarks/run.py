@@ -19,9 +19,11 @@ Then the scaling run: cold and warm installs of the ``large`` workload (~155 dis
 against the ``base`` one (~45): seconds per added distribution for each tool.  Wall seconds,
 CPU seconds (the process and every child it waited for) and peak memory are reported, with
 spip's own phases (``SPIP_TIMINGS``: resolution, download, build, install, bytecode,
-provenance), the issue's goals as ratios of medians, and in-process figures (a 10,000-rule
-map, a 5,000-file page).  Writes benchmarks/.work/results.json and results.png.  Timings are
-reported, never asserted.  ``--spip-src DIR`` runs another checkout of spip (a baseline).
+provenance), the issue's goals as ratios of medians, the cold floor (compiling every source
+once, plus pip's offline unpacking, spread over the cores), and in-process figures (a
+10,000-rule map, a 5,000-file page).  Writes benchmarks/.work/results.json and results.png.
+Timings are reported, never asserted.  ``--spip-src DIR`` runs another checkout of spip (a
+baseline).
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import report  # noqa: E402
 from tools import MAIN, NO_COMPILE, Indexes, Measured, command, offline_pip, run_measured  # noqa: E402
-from workload import WORK, WORKLOADS, ensure_workload  # noqa: E402
+from workload import WORK, WORKLOADS, ensure_workload, workload_dir  # noqa: E402
 
 from pipx_secure.install.pipargs import find_uv  # noqa: E402
 from tests.support.packages import build_wheel  # noqa: E402
@@ -169,6 +171,46 @@ def micro() -> dict[str, float]:
     }
 
 
+def compile_cpu(wheel_dirs: list[Path]) -> tuple[int, float]:
+    """How many sources the workload's wheels install into site-packages, and the CPU seconds
+    of compiling them all once in this interpreter (what pip's, uv's and spip's
+    byte-compilation each cost, whoever runs it)."""
+    import zipfile
+
+    from pipx_secure.install.archives import site_path
+
+    sources = []
+    for directory in wheel_dirs:
+        for wheel in sorted(directory.glob("*.whl")):
+            with zipfile.ZipFile(wheel) as archive:
+                for member in archive.namelist():
+                    if (site_path(member) or "").endswith(".py"):
+                        sources.append((member, archive.read(member)))
+    started = time.process_time()
+    for member, source in sources:
+        try:
+            compile(source, member, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError):
+            continue
+    return len(sources), time.process_time() - started
+
+
+def print_floor(summary: report.Summary, compiled: tuple[int, float]) -> dict[str, float]:
+    """The least wall time any install that compiles every source and lets pip unpack the
+    wheels can take on this machine's cores, as a ratio of pip's own cold install."""
+    count, cpu = compiled
+    cores = os.cpu_count() or 1
+    pip_nc = summary.get("offline", {}).get("pip-nc", {}).get("cpu_s", 0.0)
+    floor = (cpu + pip_nc) / cores
+    pip_cold = summary.get("cold", {}).get("pip", {}).get("median_s", 0.0)
+    print(
+        f"compiling the workload's {count} sources: {cpu:.2f} CPU-s; with pip's offline "
+        f"--no-compile step ({pip_nc:.2f} CPU-s) over {cores} cores: a floor of {floor:.2f}s"
+        + (f" = {floor / pip_cold:.2f}x of pip's cold install" if pip_cold else "")
+    )
+    return {"sources": count, "compile_cpu_s": cpu, "floor_s": floor}
+
+
 def environment(work: Path, ports: list[int]) -> dict[str, str]:
     """A clean environment whose netrc holds the private index's credential (for pip and uv
     by host, for spip by host:port as spip looks it up)."""
@@ -269,6 +311,7 @@ def main() -> int:
                     f"offline {variant} step alone: {floor:.2f}s; "
                     f"spip warm / that: {spip['median_s'] / floor:.2f}x"
                 )
+        floor = print_floor(summary, compile_cpu([workload_dir("base")]))
         goals = report.goals(summary)
         print("goals (ratios of medians):")
         report.print_goals(goals)
@@ -293,6 +336,7 @@ def main() -> int:
             "distributions": base_count,
             "seconds_per_added_distribution": per_dist,
             "micro": figures,
+            "cold_floor": floor,
             "rounds": args.rounds,
             "spip_src": str(args.spip_src) if args.spip_src else None,
             "machine": {
