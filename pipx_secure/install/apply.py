@@ -58,7 +58,9 @@ def early_bytecode(workspace: Workspace, options: PipOptions) -> Bytecode | None
     resolution leaves idle.  The caller passes it to :func:`apply` and closes it."""
     if not _spip_compiles(options, workspace.target):
         return None
-    bytecode = Bytecode(workspace.target, workspace.cache, workspace.processes)
+    bytecode = Bytecode(
+        workspace.target, workspace.cache, workspace.processes, phases=workspace.phases
+    )
     workspace.metadata.on_wheel = bytecode.add_wheel
     return bytecode
 
@@ -79,7 +81,7 @@ def apply(
         return InstallOutcome(resolution.plan, (), satisfied, pip_ran=False)
     own = bytecode is None and _spip_compiles(options, target)
     if own:
-        bytecode = Bytecode(target, workspace.cache, workspace.processes)
+        bytecode = Bytecode(target, workspace.cache, workspace.processes, phases=workspace.phases)
     try:
         wheels = workspace.fetch(
             resolution, to_install, on_wheel=bytecode.add_wheel if bytecode else None

@@ -41,6 +41,7 @@ from typing import Any
 from pipx_secure.index.cache import ArtifactCache
 from pipx_secure.install.archives import site_path
 from pipx_secure.install.bytepack import Entry, MalformedPack, join, parse
+from pipx_secure.install.phases import Phases
 from pipx_secure.install.process import ChildKind, Processes
 from pipx_secure.install.pycache import Compiled, add_record_rows, pyc_bytes, pyc_name, record_row
 from pipx_secure.install.pycache import write_pyc as write_pyc_file
@@ -91,8 +92,10 @@ class Bytecode:
         processes: Processes,
         *,
         workers: int | None = None,
+        phases: Phases | None = None,
     ) -> None:
         self.python = target.python
+        self.phases = phases or Phases()
         self.magic = bytes.fromhex(target.magic)
         self.tag = target.cache_tag
         self.flavour = f"{target.magic}-o0"
@@ -212,11 +215,12 @@ class Bytecode:
         request: dict[str, Any] = {"optimize": 0, "output": output, "sources": [], "wheels": []}
         for job in batch:
             request[job.kind].append(job.item)
-        self.processes.run(
-            [str(self.python), "-I", "-S", "-c", _child_script()],
-            ChildKind.COMPILE,
-            input=json.dumps(request),
-        )
+        with self.phases.span("compile"):
+            self.processes.run(
+                [str(self.python), "-I", "-S", "-c", _child_script()],
+                ChildKind.COMPILE,
+                input=json.dumps(request),
+            )
         try:
             data = Path(output).read_bytes()
             Path(output).unlink()

@@ -1,10 +1,11 @@
 """Where an install's time goes: named phases, which may overlap, timed for the benchmark.
 
 ``SPIP_TIMINGS=FILE`` appends one JSON line per spip run: for each phase (resolution,
-download, build, install, bytecode, provenance) the wall seconds during which it was running
-(the union of its intervals, so overlapping work is not counted twice), the run's start and
-end (``time.time()``), and the CPU seconds of spip's own process and of its children.  Nothing
-is written without the variable.
+download, build, compile, install, bytecode, provenance) the wall seconds during which it was
+running (the union of its intervals, so overlapping work is not counted twice) and its window
+(first start, last end, in seconds since the run began), the run's start and end
+(``time.time()``), and the CPU seconds of spip's own process and of its children.  Nothing is
+written without the variable.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ class Phases:
 
     def __init__(self) -> None:
         self.started = time.time()
+        self._origin = time.perf_counter()
         self._spans: dict[str, list[tuple[float, float]]] = {}
         self._lock = threading.Lock()
 
@@ -53,6 +55,18 @@ class Phases:
             out[name] = total
         return out
 
+    def windows(self) -> dict[str, tuple[float, float]]:
+        """Per phase, when it first started and last ended (seconds since this run began)."""
+        with self._lock:
+            spans = {name: list(found) for name, found in self._spans.items() if found}
+        return {
+            name: (
+                round(min(s for s, _e in found) - self._origin, 3),
+                round(max(e for _s, e in found) - self._origin, 3),
+            )
+            for name, found in spans.items()
+        }
+
     def write(self, environ: Mapping[str, str]) -> None:
         """Append this run's figures to ``SPIP_TIMINGS`` when it is set."""
         path = environ.get("SPIP_TIMINGS")
@@ -62,6 +76,7 @@ class Phases:
             "started": self.started,
             "ended": time.time(),
             "phases": self.totals(),
+            "windows": self.windows(),
         }
         try:
             import resource

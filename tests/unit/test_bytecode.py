@@ -331,3 +331,25 @@ def test_a_wheel_added_twice_is_compiled_once(tmp_path: Path) -> None:
 
     sources = [n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".py")]
     assert len(sources) >= 2 and bytecode.compiled == len(sources)
+
+
+def test_timings_give_each_phase_its_union_and_window(tmp_path: Path) -> None:
+    import json
+
+    from pipx_secure.install.phases import Phases
+
+    phases = Phases()
+    base = phases._origin
+    phases.add("compile", base + 1.0, base + 3.0)
+    phases.add("compile", base + 2.0, base + 4.0)  # overlaps: counted once
+    phases.add("compile", base + 6.0, base + 7.0)
+    phases.add("install", base + 2.5, base + 5.0)
+    assert phases.totals() == pytest.approx({"compile": 4.0, "install": 2.5})
+    assert phases.windows() == {"compile": (1.0, 7.0), "install": (2.5, 5.0)}
+    out = tmp_path / "timings.jsonl"
+    phases.write({"SPIP_TIMINGS": str(out)})
+    phases.write({})  # nothing without the variable
+    (line,) = out.read_text().splitlines()
+    record = json.loads(line)
+    assert record["windows"]["compile"] == [1.0, 7.0] and record["phases"]["install"] == 2.5
+    assert record["cpu_self"] > 0
