@@ -89,10 +89,11 @@ class TrustAdapter(HTTPAdapter):
     """An adapter whose TLS trust is exactly one SSL context (also through proxies).
 
     requests would otherwise add certifi's bundle to every connection (``cert_verify``) and
-    build proxied connections without the context; both are overridden here.
+    build proxied connections without the context; both are overridden here.  An adapter
+    without a context is mounted for plain ``http://`` only (see :func:`_mount`).
     """
 
-    def __init__(self, ssl_context: ssl.SSLContext, **kwargs: Any) -> None:
+    def __init__(self, ssl_context: ssl.SSLContext | None, **kwargs: Any) -> None:
         self.ssl_context = ssl_context
         super().__init__(**kwargs)
 
@@ -110,23 +111,32 @@ class TrustAdapter(HTTPAdapter):
         conn.ca_cert_dir = None
 
 
-def _mount(session: requests.Session, adapter: HTTPAdapter) -> requests.Session:
+def _mount(
+    session: requests.Session, adapter: HTTPAdapter, ssl_context: ssl.SSLContext | None
+) -> requests.Session:
+    """Mount ``adapter``; without an SSL context it serves ``http://`` only, and any
+    ``https://`` request through this session fails (requests' own adapters are removed)."""
     session.trust_env = False  # no netrc auto-auth, no env CA/proxy surprises: we decide
+    session.adapters.clear()
     session.mount("http://", adapter)
-    session.mount("https://", adapter)
+    if ssl_context is not None:
+        session.mount("https://", adapter)
     session.headers["User-Agent"] = USER_AGENT
     return session
 
 
-def plain_session(settings: HttpSettings, ssl_context: ssl.SSLContext) -> requests.Session:
-    """A pooled session with retries that reads nothing from the environment on its own."""
+def plain_session(
+    settings: HttpSettings, ssl_context: ssl.SSLContext | None
+) -> requests.Session:
+    """A pooled session with retries that reads nothing from the environment on its own
+    (``ssl_context`` None: plain HTTP only, no TLS at all)."""
     adapter = TrustAdapter(
         ssl_context,
         pool_connections=8,
         pool_maxsize=settings.workers,
         max_retries=_retry(settings),
     )
-    return _mount(requests.Session(), adapter)
+    return _mount(requests.Session(), adapter, ssl_context)
 
 
 def _sealed_file_cache(http_dir: str, sealer: Sealer, warn: Callable[[str], None]) -> Any:
@@ -151,7 +161,7 @@ def _sealed_file_cache(http_dir: str, sealer: Sealer, warn: Callable[[str], None
 def page_session(
     settings: HttpSettings,
     http_dir: str | None,
-    ssl_context: ssl.SSLContext,
+    ssl_context: ssl.SSLContext | None,
     sealer: Sealer | None = None,
     warn: Callable[[str], None] = lambda text: None,
 ) -> requests.Session:
@@ -199,7 +209,7 @@ def page_session(
         pool_maxsize=settings.workers,
         max_retries=_retry(settings),
     )
-    return _mount(requests.Session(), adapter)
+    return _mount(requests.Session(), adapter, ssl_context)
 
 
 class Requester:
@@ -225,16 +235,24 @@ class Requester:
         self.sealer = sealer
         self.warn = warn
         self.count = 0
-        self._sessions: dict[tuple[str, tuple[str, ...]], requests.Session] = {}
+        self._sessions: dict[tuple[str, bool, tuple[str, ...]], requests.Session] = {}
+        self._proxy_for: dict[tuple[str, str, int | None], dict[str, str]] = {}
         self._lock = threading.Lock()
 
     def session(self, kind: str, index: Index, url: str) -> requests.Session:
-        """The session for a ``kind`` ("pages" or "files") request of ``index`` to ``url``."""
-        key = (kind, self.trust.key_for(index, url))
+        """The session for a ``kind`` ("pages" or "files") request of ``index`` to ``url``.
+
+        TLS is set up only for a request that needs it (an https URL, or an https proxy);
+        a plain-http session has no https adapter at all, so it cannot carry such a request.
+        """
+        tls = origin_of(url)[0] != "http" or any(
+            origin_of(proxy)[0] != "http" for proxy in self._proxies(url).values()
+        )
+        key = (kind, tls, self.trust.key_for(index, url))
         with self._lock:
             found = self._sessions.get(key)
             if found is None:
-                context = self.trust.context(key[1])
+                context = self.trust.context(key[2]) if tls else None
                 found = (
                     page_session(self.settings, self.http_dir, context, self.sealer, self.warn)
                     if kind == "pages"
@@ -373,12 +391,18 @@ class Requester:
             ) from None
 
     def _proxies(self, url: str) -> dict[str, str]:
-        """``--proxy`` for everything, else HTTP(S)_PROXY / NO_PROXY decided per URL."""
+        """``--proxy`` for everything, else HTTP(S)_PROXY / NO_PROXY decided per origin
+        (NO_PROXY matches a host and port; the answer is kept for the process)."""
         if self.settings.proxy:
             return {"http": self.settings.proxy, "https": self.settings.proxy}
         if self.settings.no_proxy_env:
             return {}
-        return dict(requests.utils.get_environ_proxies(url, no_proxy=None))
+        origin = origin_of(url)
+        found = self._proxy_for.get(origin)
+        if found is None:
+            found = dict(requests.utils.get_environ_proxies(url, no_proxy=None))
+            self._proxy_for[origin] = found
+        return dict(found)
 
     def _check_redirect(
         self, index: Index, current: str, target: str, what: str, same_origin_only: bool
