@@ -194,7 +194,6 @@ def run(settings: InstallSettings, services: Services) -> InstallResult:
 def _resolve_and_apply(
     settings: InstallSettings, services: Services, workspace: Workspace, combined: RequirementSet
 ) -> InstallResult:
-    from pipx_secure.install.apply import apply
     from pipx_secure.install.hashcheck import check_user_hashes
 
     started = time.perf_counter()
@@ -226,6 +225,8 @@ def _resolve_and_apply(
     report_text = _report(settings, workspace, resolution, to_install, combined.requirements)
     if settings.dry_run:
         return InstallResult(plan, (), satisfied, dry_run=True, report_text=report_text)
+    from pipx_secure.install.apply import apply  # the install machinery, when installing
+
     with services.reporter.status("Fetching, verifying and installing"):
         outcome = apply(workspace, resolution, settings.pip, reinstall=reinstall)
     return InstallResult(plan, outcome.installed, outcome.satisfied, report_text=report_text)

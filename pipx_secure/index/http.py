@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urljoin
 
 import requests
@@ -155,7 +155,25 @@ def _sealed_file_cache(http_dir: str, sealer: Sealer, warn: Callable[[str], None
         def set(self, key: str, value: bytes, expires: Any = None) -> None:
             super().set(key, sealer.seal_bytes("page", key, value), expires)
 
-    return _SealedFileCache(http_dir)
+    # cachecontrol only enters the lock; its annotation names filelock's class.
+    return _SealedFileCache(http_dir, lock_class=cast(Any, _LazyFileLock))
+
+
+class _LazyFileLock:
+    """filelock's ``FileLock``, imported when a page is first stored (a run whose indexes send
+    no validators stores none, and need not import it)."""
+
+    def __init__(self, path: str) -> None:
+        from filelock import FileLock
+
+        self._lock = FileLock(path)
+
+    def __enter__(self) -> _LazyFileLock:
+        self._lock.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
 
 
 def page_session(
