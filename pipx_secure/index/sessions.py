@@ -108,9 +108,7 @@ def _mount(
     return session
 
 
-def plain_session(
-    settings: HttpSettings, ssl_context: ssl.SSLContext | None
-) -> requests.Session:
+def plain_session(settings: HttpSettings, ssl_context: ssl.SSLContext | None) -> requests.Session:
     """A pooled session with retries that reads nothing from the environment on its own
     (``ssl_context`` None: plain HTTP only, no TLS at all)."""
     adapter = TrustAdapter(
