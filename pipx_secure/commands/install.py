@@ -212,7 +212,6 @@ def _resolve_then_apply(
     combined: RequirementSet,
     bytecode: Bytecode | None,
 ) -> InstallResult:
-    from pipx_secure.install.apply import apply
     from pipx_secure.install.hashcheck import check_user_hashes
 
     started = time.perf_counter()
@@ -244,6 +243,8 @@ def _resolve_then_apply(
     report_text = _report(settings, workspace, resolution, to_install, combined.requirements)
     if settings.dry_run:
         return InstallResult(plan, (), satisfied, dry_run=True, report_text=report_text)
+    from pipx_secure.install.apply import apply  # the install machinery, when installing
+
     with services.reporter.status("Fetching, verifying and installing"):
         outcome = apply(workspace, resolution, settings.pip, reinstall=reinstall, bytecode=bytecode)
     return InstallResult(plan, outcome.installed, outcome.satisfied, report_text=report_text)

@@ -9,7 +9,7 @@ per process and may be prefetched in the background.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 
 from packaging.utils import NormalizedName, canonicalize_name
@@ -64,11 +64,18 @@ class RoutedPages:
                 index=exc.index,
             ) from None
 
-    def prefetch(self, names: Iterable[NormalizedName]) -> None:
-        """Start fetching the pages of ``names`` in the background."""
+    def prefetch(
+        self,
+        names: Iterable[NormalizedName],
+        then: Callable[[NormalizedName], None] | None = None,
+    ) -> None:
+        """Start fetching the pages of ``names`` in the background; ``then(name)`` runs when
+        each is in (on the thread that fetched it, or here if it already was)."""
         for name in names:
             key = canonicalize_name(name)
-            self._cache.future(self.index_for(key), key)
+            future = self._cache.future(self.index_for(key), key)
+            if then is not None:
+                future.add_done_callback(_calling(then, key))
 
 
 class IndexPages:
@@ -88,7 +95,31 @@ class IndexPages:
         key = canonicalize_name(name)
         return self._cache.future(self.index, key).result()
 
-    def prefetch(self, names: Iterable[NormalizedName]) -> None:
-        """Start fetching the pages of ``names`` in the background."""
+    def prefetch(
+        self,
+        names: Iterable[NormalizedName],
+        then: Callable[[NormalizedName], None] | None = None,
+    ) -> None:
+        """Start fetching the pages of ``names`` in the background (``then``: as above)."""
         for name in names:
-            self._cache.future(self.index, canonicalize_name(name))
+            key = canonicalize_name(name)
+            future = self._cache.future(self.index, key)
+            if then is not None:
+                future.add_done_callback(_calling(then, key))
+
+
+def _calling(
+    then: Callable[[NormalizedName], None], name: NormalizedName
+) -> Callable[[Future[ProjectPage]], None]:
+    """A done-callback that tells ``then`` about ``name``; it never raises (a future would
+    log the exception) and stays silent for a cancelled fetch (the transport was closed)."""
+
+    def done(future: Future[ProjectPage]) -> None:
+        if future.cancelled():
+            return
+        try:
+            then(name)
+        except Exception:
+            return
+
+    return done

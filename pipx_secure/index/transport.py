@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import requests
 from packaging.utils import NormalizedName
@@ -25,12 +25,14 @@ from pipx_secure.config.credentials import CredentialStore
 from pipx_secure.errors import IndexError_, IntegrityError
 from pipx_secure.index.cache import ArtifactCache
 from pipx_secure.index.http import HttpSettings, Requester, bounded_body
-from pipx_secure.index.ranges import ByteRange, RangeError, parse_content_range
 from pipx_secure.index.tls import TrustSettings, TrustStore
 from pipx_secure.model.hashes import Digest, best_expected, verify_bytes
 from pipx_secure.model.redact import RedactedUrl
 from pipx_secure.model.simple_api import ACCEPT_HEADER, FileLink, ProjectPage, parse_project_page
 from pipx_secure.model.sourcemap import Index, IndexName
+
+if TYPE_CHECKING:
+    from pipx_secure.index.ranges import ByteRange
 
 MAX_METADATA_BYTES = 16 * 1024 * 1024
 MAX_PAGE_BYTES = 64 * 1024 * 1024
@@ -237,6 +239,8 @@ class HttpTransport:
         self, index: Index, link: FileLink, first: int, last: int | None
     ) -> ByteRange | None:
         """One range of ``link``'s file (RFC 9110 §14); None unless the server answers 206."""
+        from pipx_secure.index.ranges import ByteRange, RangeError, parse_content_range
+
         spec = f"bytes={first}" if first < 0 else f"bytes={first}-{'' if last is None else last}"
         what = f"{link.filename} ({spec})"
         headers = {"Range": spec, "Accept-Encoding": "identity"}

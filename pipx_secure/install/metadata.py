@@ -12,6 +12,9 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
 from pipx_secure.errors import IntegrityError
 from pipx_secure.index.cache import ArtifactCache
 from pipx_secure.index.transport import Transport, expected_digest
@@ -43,6 +46,7 @@ class ArtifactMetadata:
         self.raw: dict[str, bytes] = {}
         self.built: dict[str, WheelFile] = {}
         self._parsed: dict[str, CoreMetadata] = {}
+        self._key_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
         #: Told of each wheel downloaded (verified) to read its metadata.
         self.on_wheel: Callable[[WheelFile], None] | None = None
@@ -60,28 +64,53 @@ class ArtifactMetadata:
         if best_expected(candidate.link.hashes) is None:
             return
         if candidate.link.is_wheel:
-            self.transport.submit(_quietly, self._wheel_metadata, candidate.index, candidate.link)
+            self.transport.submit(_quietly, self.metadata, candidate)
         else:
             self.transport.submit(
                 _quietly, self.transport.download, candidate.index, candidate.link
             )
 
+    def speculate(self, candidate: Candidate, then: Callable[[CoreMetadata], None]) -> None:
+        """In the background, get a wheel's metadata if that is cheap (spip's cache or a PEP
+        658 file: never a whole download or a build), then call ``then`` with it."""
+        if candidate.link.is_wheel and best_expected(candidate.link.hashes) is not None:
+            self.transport.submit(_quietly, self._speculate, candidate, then)
+
+    def _speculate(self, candidate: Candidate, then: Callable[[CoreMetadata], None]) -> None:
+        meta = self._metadata(candidate, fetch_wheel=False)
+        if meta is not None:
+            then(meta)
+
     def metadata(self, candidate: Candidate) -> CoreMetadata:
         """The candidate's core metadata (memoized by the file's digest)."""
+        meta = self._metadata(candidate, fetch_wheel=True)
+        if meta is None:  # pragma: no cover - fetch_wheel=True always answers or raises
+            raise IntegrityError(f"{candidate.filename}: no metadata")
+        return meta
+
+    def _metadata(self, candidate: Candidate, *, fetch_wheel: bool) -> CoreMetadata | None:
         digest = expected_digest(candidate.index, candidate.link)
         key = str(digest)
         found = self._parsed.get(key)
         if found is not None:
             return found
-        if candidate.link.is_wheel:
-            data = self._wheel_metadata(candidate.index, candidate.link)
-            meta = parse_core_metadata(data, candidate.filename)
-        else:
-            data, meta = self._sdist_metadata(candidate, digest)
         with self._lock:
-            self.raw[key] = data
-            self._parsed[key] = meta
-        return meta
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:  # one reader per file: a prefetch and the resolver share the work
+            found = self._parsed.get(key)
+            if found is not None:
+                return found
+            if candidate.link.is_wheel:
+                read = self._wheel_metadata(candidate.index, candidate.link, fetch_wheel)
+                if read is None:
+                    return None
+                data, meta = read
+            else:
+                data, meta = self._sdist_metadata(candidate, digest)
+            with self._lock:
+                self.raw[key] = data
+                self._parsed[key] = meta
+            return meta
 
     def confirm(self, candidate: Candidate, wheel: Path) -> None:
         """The wheel's own METADATA must say what resolution read (PEP 658 file, cache or
@@ -112,25 +141,32 @@ class ArtifactMetadata:
                 "installed",
             )
 
-    def _wheel_metadata(self, index: Index, link: FileLink) -> bytes:
+    def _wheel_metadata(
+        self, index: Index, link: FileLink, fetch_wheel: bool
+    ) -> tuple[bytes, CoreMetadata] | None:
+        """Sealed cache, else the PEP 658 file, else (``fetch_wheel``) the wheel itself."""
         expected = expected_digest(index, link)
         dist = parse_filename(link.filename)
         cached = self.cache.read_metadata(expected)
-        if cached is not None and _names_itself(cached, dist.name, str(dist.version), link):
-            return cached
+        if cached is not None:
+            meta = _parsed_if_itself(cached, dist.name, dist.version, link.filename)
+            if meta is not None:
+                return cached, meta
         data = self.transport.metadata_file(index, link)
         if data is not None:
             # A PEP 658 file must name the project and version of its wheel before it is kept.
-            check_metadata_identity(
-                data, dist.name, str(dist.version), f"metadata of {link.filename}"
-            )
+            meta = parse_core_metadata(data, f"metadata of {link.filename}")
+            _check_identity(meta, dist.name, dist.version, f"metadata of {link.filename}")
+        elif not fetch_wheel:
+            return None
         else:
             path = self.transport.download(index, link)
             data = read_wheel_metadata(path, link.filename)
+            meta = parse_core_metadata(data, link.filename)
             if self.on_wheel is not None:
                 self.on_wheel(WheelFile(dist.name, str(dist.version), path, expected))
         self.cache.write_metadata(expected, data)
-        return data
+        return data, meta
 
     def _sdist_metadata(self, candidate: Candidate, digest: Digest) -> tuple[bytes, CoreMetadata]:
         sdist = self.transport.download(candidate.index, candidate.link)
@@ -157,6 +193,25 @@ class ArtifactMetadata:
 
 def _requires(meta: CoreMetadata) -> list[str]:
     return sorted(str(r) for r in meta.requires_dist)
+
+
+def _check_identity(meta: CoreMetadata, name: str, version: Version, what: str) -> None:
+    """Refuse metadata whose Name/Version differ from what the file name says."""
+    if meta.name != canonicalize_name(name) or meta.version != version:
+        raise IntegrityError(
+            f"{what}: metadata names {meta.name} {meta.version}, not {name} {version}",
+            hint="the artifact's metadata disagrees with its file name; refused",
+        )
+
+
+def _parsed_if_itself(data: bytes, name: str, version: Version, what: str) -> CoreMetadata | None:
+    """Cached metadata, parsed, if it names the file's project and version (else None)."""
+    try:
+        meta = parse_core_metadata(data, what)
+        _check_identity(meta, name, version, what)
+    except IntegrityError:
+        return None
+    return meta
 
 
 def _names_itself(data: bytes, name: str, version: str, link: FileLink) -> bool:

@@ -23,6 +23,7 @@ from pipx_secure.resolve.explain import explain, hint
 from pipx_secure.resolve.models import Candidate, Req
 from pipx_secure.resolve.protocols import MetadataSource, PageSource
 from pipx_secure.resolve.provider import ProviderOptions, RoutedProvider
+from pipx_secure.resolve.scout import Scout
 from pipx_secure.resolve.settings import ResolveSettings
 
 
@@ -95,7 +96,9 @@ def resolve(
         now=settings.now,
     )
     provider = RoutedProvider(pages, metadata, target, options)
-    pages.prefetch(r.name for r in roots.requirements if r.name not in roots.local)
+    scout = Scout(provider)
+    provider.explore = scout.explore
+    scout.explore(r.name for r in roots.requirements)
     resolver: Resolver[Req, Candidate, str] = Resolver(provider, _PinReporter(on_pin))
     try:
         result = resolver.resolve(list(roots.requirements), max_rounds=5000)

@@ -7,7 +7,7 @@ and unit tests implement them from dictionaries.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from packaging.utils import NormalizedName
@@ -27,8 +27,13 @@ class PageSource(Protocol):
     def page(self, name: NormalizedName) -> ProjectPage:
         """The project page of ``name`` from that index only."""
 
-    def prefetch(self, names: Iterable[NormalizedName]) -> None:
-        """Start fetching the pages of ``names`` (a hint; may do nothing)."""
+    def prefetch(
+        self,
+        names: Iterable[NormalizedName],
+        then: Callable[[NormalizedName], None] | None = None,
+    ) -> None:
+        """Start fetching the pages of ``names`` (a hint; may do nothing).  ``then(name)`` is
+        called, on any thread, once a page is in (fetched or failed), if it ever is."""
 
 
 class MetadataSource(Protocol):
@@ -39,3 +44,7 @@ class MetadataSource(Protocol):
 
     def prefetch(self, candidate: Candidate) -> None:
         """Start fetching what :meth:`metadata` will need (a hint; may do nothing)."""
+
+    def speculate(self, candidate: Candidate, then: Callable[[CoreMetadata], None]) -> None:
+        """If the candidate's metadata is cheap to have (no download, no build), get it in the
+        background and call ``then`` with it, on any thread (a hint; may do nothing)."""

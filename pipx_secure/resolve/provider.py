@@ -8,7 +8,7 @@ transitive, extra and build requirements alike.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -72,6 +72,8 @@ class RoutedProvider(AbstractProvider[Req, Candidate, str]):
         self.options = options or ProviderOptions()
         self._tag_priority = target.tag_priority()
         self._evaluations: dict[NormalizedName, Evaluation] = {}
+        # Where dependency names go as soon as they are known (the planner's Scout).
+        self.explore: Callable[[Iterable[NormalizedName]], None] = pages.prefetch
 
     # -- helpers ----------------------------------------------------------------------------
     def evaluation(self, name: NormalizedName) -> Evaluation:
@@ -89,8 +91,30 @@ class RoutedProvider(AbstractProvider[Req, Candidate, str]):
                 ignore_requires_python=self.options.ignore_requires_python,
                 uploaded_before=self._cutoff(index),
             )
-            self._evaluations[name] = found
+            # The scout evaluates pages on other threads: the first evaluation is kept.
+            found = self._evaluations.setdefault(name, found)
         return found
+
+    def likely(self, name: NormalizedName) -> Candidate | None:
+        """The candidate the resolver will most likely pin for ``name`` (for prefetching
+        only): the installed version it prefers, else the newest that the constraints and
+        the prerelease rule allow."""
+        if name in self.options.local:
+            return None
+        candidates = self.evaluation(name).candidates
+        keep = None if name in self.options.upgrade else self.options.preferred.get(name)
+        for candidate in candidates:
+            if candidate.version == keep:
+                return candidate
+        chosen = self.options.prereleases_for.get(name)
+        pre = chosen if chosen is not None else self.options.allow_prereleases
+        constraint = self.options.constraints.get(name)
+        for candidate in candidates:
+            if (pre or not candidate.version.is_prerelease) and (
+                constraint is None or constraint.contains(candidate.version, prereleases=True)
+            ):
+                return candidate
+        return None
 
     def _cutoff(self, index: Index) -> datetime | None:
         """The latest upload time allowed for ``index``: --uploaded-prior-to, exclude-newer."""
@@ -190,5 +214,5 @@ class RoutedProvider(AbstractProvider[Req, Candidate, str]):
                 if candidate.extras and self.applies(requirement, ("",)):
                     continue  # the base candidate brings it already
                 deps.append(Req.from_requirement(requirement, parent=parent, source=parent))
-        self.pages.prefetch(d.name for d in deps)
+        self.explore(d.name for d in deps)
         return deps

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import pytest
 from packaging.requirements import Requirement
@@ -36,7 +36,11 @@ class Pages:
         key = canonicalize_name(name)
         return ProjectPage(key, "https://x.example/", tuple(self.files.get(key, [])), (), None)
 
-    def prefetch(self, names: Iterable[NormalizedName]) -> None:
+    def prefetch(
+        self,
+        names: Iterable[NormalizedName],
+        then: Callable[[NormalizedName], None] | None = None,
+    ) -> None:
         list(names)
 
 
@@ -45,6 +49,9 @@ class NoDeps:
         return CoreMetadata(candidate.name, candidate.version, (), None, "2.1", frozenset())
 
     def prefetch(self, candidate: Candidate) -> None:
+        return None
+
+    def speculate(self, candidate: Candidate, then: Callable[[CoreMetadata], None]) -> None:
         return None
 
 

@@ -178,3 +178,43 @@ def test_a_lying_metadata_file_does_not_outlive_the_index_fixing_it(tmp_path: Pa
     rig.transport.metadata_files.clear()  # the index is fixed: no metadata file any more
     meta = source(rig)[0].metadata(candidate(rig, wheel))
     assert (meta.name, str(meta.version)) == ("acme-core", "1.1.0")
+
+
+def test_speculation_reads_a_pep658_file_once_and_shares_it(tmp_path: Path) -> None:
+    wheel = build_wheel(tmp_path / "files", "acme-utils", "1.0.0", requires=["acme-core>=1.0"])
+    rig = rig_with(tmp_path, wheel, pep658=True)
+    metadata, _builder = source(rig)
+    heard: list[list[str]] = []
+    metadata.speculate(
+        candidate(rig, wheel), lambda meta: heard.append(requires(meta.requires_dist))
+    )
+    assert heard == [["acme-core>=1.0"]]
+    metadata.metadata(candidate(rig, wheel))  # the resolver: nothing asked again
+    assert rig.transport.asked("metadata") == [("private", wheel.name)]
+    assert rig.transport.asked("download") == []
+
+
+def test_speculation_never_downloads_a_wheel_or_an_sdist(tmp_path: Path) -> None:
+    wheel = build_wheel(tmp_path / "files", "acme-utils", "1.0.0", requires=["acme-core>=1.0"])
+    sdist = build_sdist(tmp_path / "files", "acme-tools", "2.0.0", static_metadata=True)
+    rig = rig_with(tmp_path, wheel, sdist, pep658=False)
+    metadata, builder = source(rig)
+    heard: list[object] = []
+    metadata.speculate(candidate(rig, wheel), heard.append)
+    metadata.speculate(candidate(rig, sdist), heard.append)
+    assert heard == [] and rig.transport.requests == [] and builder.attempts == []
+    metadata.metadata(candidate(rig, wheel))  # the resolver still gets it, from the wheel
+    assert rig.transport.asked("download") == [("private", wheel.name)]
+
+
+def test_speculation_reads_the_sealed_cache_without_the_network(tmp_path: Path) -> None:
+    wheel = build_wheel(tmp_path / "files", "acme-utils", "1.0.0", requires=["acme-core>=1.0"])
+    rig = rig_with(tmp_path, wheel, pep658=False)
+    first, _builder = source(rig)
+    first.metadata(candidate(rig, wheel))  # an earlier run filled the cache
+    asked = list(rig.transport.requests)
+    later, _builder = source(rig)
+    heard: list[list[str]] = []
+    later.speculate(candidate(rig, wheel), lambda meta: heard.append(requires(meta.requires_dist)))
+    assert heard == [["acme-core>=1.0"]]
+    assert rig.transport.requests == asked

@@ -98,3 +98,20 @@ def test_a_memo_forged_in_the_cache_is_not_believed(tmp_path: Path) -> None:
         entry[1] = f"{info.st_ino}:{info.st_size}:{info.st_mtime_ns}" if info else "-"
     memo.write_bytes(header + b"\n" + json.dumps({"files": files}).encode())
     assert not _quick(rig, argv)
+
+
+def test_the_console_script_exits_with_the_code_and_skips_the_exit_collection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gc
+
+    from pipx_secure.cli import quick
+
+    monkeypatch.setattr(quick, "main", lambda argv=None: 4)
+    try:
+        with pytest.raises(SystemExit) as info:
+            quick.entry()
+        assert info.value.code == 4
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

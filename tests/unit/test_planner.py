@@ -167,3 +167,20 @@ def test_missing_private_project_is_not_looked_for_elsewhere(tmp_path: Path) -> 
     assert "index private" in info.value.render()
     assert "has no project 'acme-missing'" in info.value.render()
     assert about(rig, "acme-missing") == {"private"}
+
+
+def test_a_prefetch_tells_then_each_page_once_it_is_in_and_keeps_its_errors(
+    tmp_path: Path,
+) -> None:
+    rig = make_rig(tmp_path)
+    pages = RoutedPages(rig.services.load_map(rig.map_path), rig.services.transport())
+    heard: list[str] = []
+    pages.prefetch([NormalizedName("ACME.Core"), NormalizedName("publicdep")], heard.append)
+    assert heard == ["acme-core", "publicdep"]
+
+    def failing(name: NormalizedName) -> None:
+        raise RuntimeError(name)
+
+    pages.prefetch([NormalizedName("acme-utils")], failing)  # a hint: never raises
+    assert about(rig, "acme-core") == {"private"} and about(rig, "acme-utils") == {"private"}
+    assert [name for _, name in rig.transport.asked()] == ["acme-core", "publicdep", "acme-utils"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import pytest
 from packaging.requirements import Requirement
@@ -20,6 +20,8 @@ from pipx_secure.model.sourcemap import Index, IndexName
 from pipx_secure.resolve.finder import BinaryPolicy, Evaluation, evaluate_page
 from pipx_secure.resolve.models import Candidate, Req
 from pipx_secure.resolve.planner import Roots, resolve
+from pipx_secure.resolve.provider import ProviderOptions, RoutedProvider
+from pipx_secure.resolve.scout import Scout
 from pipx_secure.resolve.settings import ResolveSettings
 from tests.unit.maps import acme_map
 
@@ -81,6 +83,7 @@ class FakePages:
     def __init__(self) -> None:
         self.source_map = MAP
         self.asked: list[tuple[str, str]] = []
+        self.prefetched: list[str] = []
 
     def index_for(self, name: NormalizedName) -> Index:
         return self.source_map.index_for(name).index
@@ -92,8 +95,15 @@ class FakePages:
         files = PAGES.get((index.name, key), [])
         return ProjectPage(key, index.project_url(key), tuple(link(f) for f in files), (), None)
 
-    def prefetch(self, names: Iterable[NormalizedName]) -> None:
-        list(names)
+    def prefetch(
+        self,
+        names: Iterable[NormalizedName],
+        then: Callable[[NormalizedName], None] | None = None,
+    ) -> None:
+        for name in names:
+            self.prefetched.append(name)
+            if then is not None:
+                then(name)  # at once: the page is always "in"
 
 
 class FakeMetadata:
@@ -109,8 +119,15 @@ class FakeMetadata:
             frozenset(),
         )
 
+    def __init__(self) -> None:
+        self.speculated: list[str] = []
+
     def prefetch(self, candidate: Candidate) -> None:
         return None
+
+    def speculate(self, candidate: Candidate, then: Callable[[CoreMetadata], None]) -> None:
+        self.speculated.append(str(candidate))
+        then(self.metadata(candidate))
 
 
 def run(
@@ -223,3 +240,68 @@ def test_finder_binary_policies() -> None:
     assert [c.filename for c in none.candidates] == ["pkg-2.0.tar.gz"]
     prefer = evaluate(BinaryPolicy.PREFER_BINARY)
     assert [str(c.version) for c in prefer.candidates] == ["1.0", "2.0"]
+
+
+def test_the_scout_asks_for_the_likely_graph_ahead_of_the_resolver() -> None:
+    pages, metadata = FakePages(), FakeMetadata()
+    roots = Roots((Req.from_requirement(Requirement("publicdep")),))
+    provider = RoutedProvider(pages, metadata, TARGET)
+    Scout(provider).explore(r.name for r in roots.requirements)
+    # Before any resolver round: publicdep's page, its likeliest candidate's metadata, and
+    # the page of its dependency (from its own index); colorama's marker is false here.
+    assert pages.prefetched == ["publicdep", "acme-core"]
+    assert metadata.speculated == ["publicdep 1.0.0", "acme-core 1.1.0"]
+    assert ("private", "acme-core") in pages.asked and ("public", "acme-core") not in pages.asked
+    resolution = resolve(roots, ResolveSettings(), pages, metadata, TARGET)
+    assert versions(list(resolution.candidates.values())) == {
+        "acme-core": "1.1.0",
+        "publicdep": "1.0.0",
+    }
+
+
+def test_the_scout_explores_each_name_once_and_skips_local_projects() -> None:
+    pages = FakePages()
+    local = {
+        NormalizedName("publicdep"): Candidate(
+            NormalizedName("publicdep"),
+            Version("1"),
+            link("publicdep-1-py3-none-any.whl"),
+            MAP.index_for(NormalizedName("publicdep")).index,
+        )
+    }
+    provider = RoutedProvider(pages, FakeMetadata(), TARGET, ProviderOptions(local=local))
+    scout = Scout(provider)
+    scout.explore([NormalizedName("publicdep"), NormalizedName("acme-utils")])
+    scout.explore([NormalizedName("acme-utils"), NormalizedName("acme-core")])
+    assert pages.prefetched == ["acme-utils", "acme-core"]
+
+
+def test_the_scout_leaves_errors_to_the_resolver() -> None:
+    class Failing(FakePages):
+        def page(self, name: NormalizedName) -> ProjectPage:
+            raise ResolutionError("the index failed")
+
+    pages = Failing()
+    Scout(RoutedProvider(pages, FakeMetadata(), TARGET)).explore([NormalizedName("fancy")])
+    assert pages.prefetched == ["fancy"]
+
+
+def test_likely_is_the_installed_then_the_newest_allowed_version() -> None:
+    name = NormalizedName("acme-core")
+    assert (
+        str(RoutedProvider(FakePages(), FakeMetadata(), TARGET).likely(name)) == "acme-core 1.1.0"
+    )
+    installed = ProviderOptions(preferred={name: Version("1.0.0")})
+    assert str(RoutedProvider(FakePages(), FakeMetadata(), TARGET, installed).likely(name)) == (
+        "acme-core 1.0.0"
+    )
+    upgrade = ProviderOptions(preferred={name: Version("1.0.0")}, upgrade=frozenset({name}))
+    assert str(RoutedProvider(FakePages(), FakeMetadata(), TARGET, upgrade).likely(name)) == (
+        "acme-core 1.1.0"
+    )
+    narrowed = ProviderOptions(constraints={name: SpecifierSet("<1.1")})
+    assert str(RoutedProvider(FakePages(), FakeMetadata(), TARGET, narrowed).likely(name)) == (
+        "acme-core 1.0.0"
+    )
+    nothing = ProviderOptions(constraints={name: SpecifierSet(">5")})
+    assert RoutedProvider(FakePages(), FakeMetadata(), TARGET, nothing).likely(name) is None
