@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 
-def atomic_write(path: Path, data: bytes | str, *, mode: int | None = None) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same directory and a rename.
+def atomic_write(
+    path: Path, data: bytes | str | Sequence[bytes | memoryview], *, mode: int | None = None
+) -> None:
+    """Write ``data`` (or its parts, one after another) to ``path`` through a temporary file
+    in the same directory and a rename.
 
     Readers see the old file or the new one, never a part.  ``mode`` sets the permission bits
     before the rename (for files holding anything private).
@@ -18,7 +22,10 @@ def atomic_write(path: Path, data: bytes | str, *, mode: int | None = None) -> N
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+            if isinstance(data, (bytes, str)):
+                handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+            else:
+                handle.writelines(data)
         if mode is not None:
             os.chmod(temp, mode)
         os.replace(temp, path)

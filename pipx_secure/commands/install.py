@@ -195,9 +195,11 @@ def run(settings: InstallSettings, services: Services) -> InstallResult:
 def _resolve_and_apply(
     settings: InstallSettings, services: Services, workspace: Workspace, combined: RequirementSet
 ) -> InstallResult:
-    from pipx_secure.install.apply import early_bytecode
+    bytecode = None
+    if not settings.dry_run:  # a dry run imports no install machinery
+        from pipx_secure.install.apply import early_bytecode
 
-    bytecode = None if settings.dry_run else early_bytecode(workspace, settings.pip)
+        bytecode = early_bytecode(workspace, settings.pip)
     try:
         return _resolve_then_apply(settings, services, workspace, combined, bytecode)
     finally:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -181,16 +181,33 @@ class ArtifactCache:
     def _pack_path(self, flavour: str, wheel: Digest) -> Path:
         return self.root / "bytecode" / flavour / "packs" / f"{wheel.algorithm}-{wheel.hexdigest}"
 
-    def read_bytecode(self, flavour: str, wheel: Digest) -> bytes | None:
-        """The sealed pack of compiled sources of ``wheel`` for ``flavour`` (magic number and
-        optimization level); None when absent or when its seal fails (then it is discarded
-        with a warning, and the caller compiles the wheel again)."""
-        return self._read_sealed("bytecode", f"{flavour}:{wheel}", self._pack_path(flavour, wheel))
+    def has_bytecode(self, flavour: str, wheel: Digest) -> bool:
+        """Whether a pack exists (not checked: :meth:`read_bytecode` checks its seal)."""
+        return self._pack_path(flavour, wheel).is_file()
 
-    def write_bytecode(self, flavour: str, wheel: Digest, data: bytes) -> None:
-        """Store the pack of ``wheel``'s compiled sources, sealed to its digest and flavour."""
+    def read_bytecode(self, flavour: str, wheel: Digest) -> memoryview | None:
+        """The sealed pack of compiled sources of ``wheel`` for ``flavour`` (magic number and
+        optimization level), as a view of the file's bytes (packs are large: not copied);
+        None when absent or when its seal fails (then it is discarded with a warning, and
+        the caller compiles again)."""
         path = self._pack_path(flavour, wheel)
-        atomic_write(path, self.sealer.seal_bytes("bytecode", f"{flavour}:{wheel}", data))
+        try:
+            sealed = path.read_bytes()
+        except OSError:
+            return None
+        data = self.sealer.open_view("bytecode", f"{flavour}:{wheel}", sealed)
+        if data is None:
+            path.unlink(missing_ok=True)
+            self.warn("bytecode", path)
+        return data
+
+    def write_bytecode(
+        self, flavour: str, wheel: Digest, parts: Sequence[bytes | memoryview]
+    ) -> None:
+        """Store the pack of ``wheel``'s compiled sources (the bytes of ``parts``, one after
+        another), sealed to its digest and flavour."""
+        header = self.sealer.seal_header("bytecode", f"{flavour}:{wheel}", parts)
+        atomic_write(self._pack_path(flavour, wheel), [header, *parts])
 
     def _read_sealed(self, purpose: str, key: str, path: Path) -> bytes | None:
         try:

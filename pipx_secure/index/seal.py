@@ -16,7 +16,7 @@ import os
 import secrets
 import stat
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from pipx_secure.errors import InputError
@@ -98,17 +98,30 @@ class Sealer:
         """Whether ``mac`` seals ``purpose`` and ``parts`` (constant time)."""
         return hmac.compare_digest(mac, self.seal(purpose, *parts))
 
-    def seal_bytes(self, purpose: str, key: str, data: bytes) -> bytes:
-        """``data`` with a first line that seals it: ``spip-seal <hmac>``."""
-        mac = self.seal(purpose, key, hashlib.sha256(data).hexdigest())
-        return f"spip-seal {mac}\n".encode("ascii") + data
+    def seal_header(self, purpose: str, key: str, parts: Iterable[bytes | memoryview]) -> bytes:
+        """The first line that seals the data made of ``parts``: ``spip-seal <hmac>``."""
+        digest = hashlib.sha256()
+        for part in parts:
+            digest.update(part)
+        return f"spip-seal {self.seal(purpose, key, digest.hexdigest())}\n".encode("ascii")
 
-    def open_bytes(self, purpose: str, key: str, sealed: bytes) -> bytes | None:
-        """The data of :meth:`seal_bytes`, or None when the seal does not verify."""
-        header, newline, data = sealed.partition(b"\n")
-        if not newline or not header.startswith(b"spip-seal "):
+    def seal_bytes(self, purpose: str, key: str, data: bytes) -> bytes:
+        """``data`` with a first line that seals it (:meth:`seal_header`)."""
+        return self.seal_header(purpose, key, [data]) + data
+
+    def open_view(self, purpose: str, key: str, sealed: bytes) -> memoryview | None:
+        """The data of :meth:`seal_bytes` (a view: not copied), or None when the seal does
+        not verify."""
+        end = sealed.find(b"\n")
+        if end < 0 or not sealed.startswith(b"spip-seal "):
             return None
-        mac = header[len(b"spip-seal ") :].decode("ascii", "replace")
+        mac = sealed[len(b"spip-seal ") : end].decode("ascii", "replace")
+        data = memoryview(sealed)[end + 1 :]
         if self.check(mac, purpose, key, hashlib.sha256(data).hexdigest()):
             return data
         return None
+
+    def open_bytes(self, purpose: str, key: str, sealed: bytes) -> bytes | None:
+        """The data of :meth:`seal_bytes`, or None when the seal does not verify."""
+        data = self.open_view(purpose, key, sealed)
+        return None if data is None else bytes(data)

@@ -40,7 +40,7 @@ from typing import Any
 
 from pipx_secure.index.cache import ArtifactCache
 from pipx_secure.install.archives import site_path
-from pipx_secure.install.bytepack import Entry, MalformedPack, join, parse
+from pipx_secure.install.bytepack import Entry, MalformedPack, parse, parts
 from pipx_secure.install.phases import Phases
 from pipx_secure.install.process import ChildKind, Processes
 from pipx_secure.install.pycache import Compiled, add_record_rows, pyc_bytes, pyc_name, record_row
@@ -115,6 +115,7 @@ class Bytecode:
         self._entries: dict[str, dict[str, Entry]] = {}  # ... -> site path -> compiled
         self._deferred: list[tuple[Path, str]] = []
         self._added: set[str] = set()
+        self._cached: set[str] = set()  # wheel digests whose pack the cache holds
         self._jobs: list[Future[int]] = []
         self._scanned: list[Future[None]] = []
         self.compiled = 0
@@ -146,10 +147,11 @@ class Bytecode:
 
     def _scan(self, wheel: WheelFile) -> None:
         key = str(wheel.digest)
-        known = self._pack(wheel.digest)
-        if known is not None:
+        if self.cache.has_bytecode(self.flavour, wheel.digest):
+            # Read (and its seal checked) only when its .pyc files are written: packs are not
+            # all held in memory at once.  A bad one then leaves its sources to complete().
             with self._lock:
-                self._entries[key] = known
+                self._cached.add(key)
             return
         # Never seen: the children read the verified wheel, hash and compile each source
         # (the member names come from the zip's directory, its bytes from the child's read).
@@ -192,7 +194,7 @@ class Bytecode:
             entries = list(self._entries.get(key, {}).values())
             self._expected.pop(key, None)
         algorithm, _, digest = key.partition(":")
-        self.cache.write_bytecode(self.flavour, Digest(algorithm, digest), join(entries))
+        self.cache.write_bytecode(self.flavour, Digest(algorithm, digest), parts(entries))
 
     def _queue(self, jobs: Iterable[Job], *, flush: bool = False) -> None:
         with self._lock:
@@ -272,18 +274,33 @@ class Bytecode:
         """:meth:`write` the distributions whose wheels are all compiled now (while the
         others compile); leave the rest to :meth:`complete`."""
         with self._lock:
-            ready = [d for d in dists if d[1] in self._entries and d[1] not in self._expected]
+            ready = [
+                d
+                for d in dists
+                if d[1] in self._cached or (d[1] in self._entries and d[1] not in self._expected)
+            ]
             self._deferred.extend(d for d in dists if d not in ready)
         return self.write(ready)
 
     def write(self, dists: Sequence[tuple[Path, str]]) -> list[Pending]:
         """Write ``.pyc`` files for installed distributions (dist-info, wheel digest) from
         what was compiled or read from the cache; returns the sources still without code."""
-        with self._lock:
-            jobs = [(d, dict(self._entries.get(key, {}))) for d, key in dists]
+        with self._lock:  # each wheel's code is written once, then let go
+            jobs = [(d, key, self._entries.pop(key, None)) for d, key in dists]
         with ThreadPoolExecutor(WRITERS, thread_name_prefix="spip-pyc") as pool:
-            results = list(pool.map(lambda job: self._write_dist(*job), jobs))
+            results = list(
+                pool.map(lambda job: self._write_dist(job[0], self._known(*job[1:])), jobs)
+            )
         return [item for pending in results for item in pending]
+
+    def _known(self, key: str, compiled: dict[str, Entry] | None) -> dict[str, Entry]:
+        """A wheel's compiled sources: from this run's compilers, else its cached pack."""
+        if compiled is not None:
+            return compiled
+        if key not in self._cached:
+            return {}
+        algorithm, _, digest = key.partition(":")
+        return self._pack(Digest(algorithm, digest)) or {}
 
     def _write_dist(self, dist_info: Path, known: dict[str, Entry]) -> list[Pending]:
         pending: list[Pending] = []
@@ -302,7 +319,7 @@ class Bytecode:
         return pending
 
     def _write_one(
-        self, site: str, name: str, payload: bytes, made: set[str] | None = None
+        self, site: str, name: str, payload: bytes | memoryview, made: set[str] | None = None
     ) -> tuple[str, str, str]:
         """Write the ``.pyc`` of the source ``name`` (relative to ``site``); its RECORD row,
         or :data:`NOTHING` when there is nothing to write (the source does not compile, as

@@ -33,17 +33,22 @@ class Entry:
     name: str
     member: str
     sha256: str
-    payload: bytes
+    payload: bytes | memoryview
+
+    def head(self) -> bytes:
+        """The record's bytes before its payload."""
+        parts = [p.encode("utf-8", "surrogateescape") for p in (self.key, self.name, self.member)]
+        lengths = _HEADER.pack(len(parts[0]), len(parts[1]), len(parts[2]), len(self.payload))
+        return lengths + b"".join(parts) + self.sha256.encode("ascii")
 
     def encode(self) -> bytes:
         """The record's bytes (as the child writes it)."""
-        parts = [p.encode("utf-8", "surrogateescape") for p in (self.key, self.name, self.member)]
-        head = _HEADER.pack(len(parts[0]), len(parts[1]), len(parts[2]), len(self.payload))
-        return head + b"".join(parts) + self.sha256.encode("ascii") + self.payload
+        return self.head() + self.payload
 
 
-def parse(data: bytes) -> Iterator[Entry]:
-    """The records of ``data``, in order (:class:`MalformedPack` on anything else)."""
+def parse(data: bytes | memoryview) -> Iterator[Entry]:
+    """The records of ``data``, in order (:class:`MalformedPack` on anything else).  Each
+    payload is a view of ``data``, not a copy."""
     view = memoryview(data)
     offset = 0
     while offset < len(view):
@@ -65,11 +70,19 @@ def parse(data: bytes) -> Iterator[Entry]:
         if not _HEX.issuperset(sha):
             raise MalformedPack("a source hash is not hex")
         offset += _SHA
-        payload = bytes(view[offset:end])
+        payload = view[offset:end]
         offset = end
         yield Entry(texts[0], texts[1], texts[2], sha.decode("ascii"), payload)
 
 
+def parts(entries: Iterable[Entry]) -> list[bytes | memoryview]:
+    """A pack's bytes, in pieces (the payloads are not copied)."""
+    out: list[bytes | memoryview] = []
+    for entry in entries:
+        out += [entry.head(), entry.payload]
+    return out
+
+
 def join(entries: Iterable[Entry]) -> bytes:
     """A pack's bytes."""
-    return b"".join(entry.encode() for entry in entries)
+    return b"".join(parts(entries))

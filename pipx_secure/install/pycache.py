@@ -33,14 +33,15 @@ class Compiled:
     """A compilation result: the source's 8-byte hash (PEP 552) and the marshalled code."""
 
     source_hash: bytes
-    code: bytes
+    code: bytes | memoryview
 
     @classmethod
-    def from_payload(cls, payload: bytes) -> Compiled | None:
-        """Parse ``b"C" + hash + code``; None for anything else (``b"F"``: no code)."""
+    def from_payload(cls, payload: bytes | memoryview) -> Compiled | None:
+        """Parse ``b"C" + hash + code``; None for anything else (``b"F"``: no code).  The
+        code stays a view when the payload is one."""
         if len(payload) < 9 or payload[:1] != b"C":
             return None
-        return cls(payload[1:9], payload[9:])
+        return cls(bytes(payload[1:9]), payload[9:])
 
 
 def pyc_name(source: str, cache_tag: str) -> str:

@@ -138,3 +138,25 @@ def test_a_satisfied_install_imports_no_http_keyring_or_terminal_library(
         [sys.executable, "-c", probe, *argv], env=env, capture_output=True, text=True, check=True
     )
     assert json.loads(full.stdout.splitlines()[-1]) == [0, []]
+
+
+def test_a_dry_run_imports_no_install_machinery(
+    world: World, env: dict[str, str], venv: Path, spip_map: Path
+) -> None:
+    import json
+    import subprocess
+    import sys
+
+    argv = ["install", "--dry-run", "--map", str(spip_map), "--python", str(venv), "acme-core"]
+    probe = (
+        "import json, sys\n"
+        "from pipx_secure.cli.quick import main\n"
+        "code = main(sys.argv[1:])\n"
+        "heavy = ('pipx_secure.install.apply', 'pipx_secure.install.bytecode')\n"
+        "print(json.dumps([code, sorted(m for m in sys.modules if m in heavy)]))\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", probe, *argv], env=env, capture_output=True, text=True, check=True
+    )
+    assert json.loads(ran.stdout.splitlines()[-1]) == [0, []]
+    assert "acme-core 1.1.0" in ran.stdout and installed(venv) == {}
