@@ -33,7 +33,7 @@ import tempfile
 import threading
 import zipfile
 from collections.abc import Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -274,13 +274,13 @@ class Bytecode:
         """:meth:`write` the distributions whose wheels are all compiled now (while the
         others compile); leave the rest to :meth:`complete`."""
         with self._lock:
-            ready = [
-                d
-                for d in dists
-                if d[1] in self._cached or (d[1] in self._entries and d[1] not in self._expected)
-            ]
+            ready = [d for d in dists if self._ready(d[1])]
             self._deferred.extend(d for d in dists if d not in ready)
         return self.write(ready)
+
+    def _ready(self, key: str) -> bool:
+        """Whether a wheel's code is all known (cached, or compiled in this run); lock held."""
+        return key in self._cached or (key in self._entries and key not in self._expected)
 
     def write(self, dists: Sequence[tuple[Path, str]]) -> list[Pending]:
         """Write ``.pyc`` files for installed distributions (dist-info, wheel digest) from
@@ -351,10 +351,17 @@ class Bytecode:
         """Wait for queued compilations, write what was deferred, compile what is still
         missing from the installed files themselves (not kept: no whole wheel behind it),
         and write the rest."""
-        self.finish()
+        self.flush()
+        pending = list(pending)
+        for job in as_completed(list(self._jobs)):  # write each wheel's as it completes
+            job.result()
+            with self._lock:
+                ready = [d for d in self._deferred if self._ready(d[1])]
+                self._deferred = [d for d in self._deferred if d not in ready]
+            pending += self.write(ready)
         with self._lock:
             deferred, self._deferred = self._deferred, []
-        pending = [*pending, *self.write(deferred)]
+        pending += self.write(deferred)
         hashed = [(p, _file_sha256(p.source)) for p in pending]
         jobs = [Job("sources", [str(p.source), sha, p.name], 1) for p, sha in hashed if sha]
         for start in range(0, len(jobs), BATCH):
