@@ -23,6 +23,7 @@ from packaging.utils import NormalizedName
 from pipx_secure.errors import InstallError
 from pipx_secure.install.bytecode import Bytecode, Pending
 from pipx_secure.install.groups import install_groups
+from pipx_secure.install.landing import Landing
 from pipx_secure.install.pipargs import Backend, PipOptions
 from pipx_secure.install.preparer import LocalArtifact
 from pipx_secure.install.process import Completed
@@ -134,7 +135,18 @@ def _install(
     )
 
     def one(group: list[WheelFile]) -> tuple[Completed, list[Pending]]:
-        with workspace.phases.span("install"):
+        early: list[Pending] = []
+
+        def landed(wheel: WheelFile, dist_info: Path) -> None:
+            if bytecode is not None:
+                with workspace.phases.span("bytecode"):
+                    early.extend(bytecode.write_or_defer([(dist_info, str(wheel.digest))]))
+
+        # While pip installs the group, each distribution's bytecode is written as it lands.
+        watched = group if bytecode is not None and options.backend is Backend.PIP else []
+        sites = [target.scheme[k] for k in ("purelib", "platlib") if target.scheme.get(k)]
+        landing = Landing(watched, sites, landed)
+        with workspace.phases.span("install"), landing:
             done = install_wheels(
                 group,
                 target.python,
@@ -143,10 +155,13 @@ def _install(
                 user_site=options.user,
                 cache_root=workspace.cache.root,
             )
+        if landing.error is not None:
+            raise landing.error
         if not done.ok or bytecode is None:
-            return done, []
+            return done, early
+        rest = [w for w in group if w not in landing.landed]
         with workspace.phases.span("bytecode"):
-            return done, bytecode.write_or_defer(_dist_infos(workspace, group))
+            return done, early + bytecode.write_or_defer(_dist_infos(workspace, rest))
 
     with ThreadPoolExecutor(len(groups), thread_name_prefix="spip-install") as pool:
         results = list(pool.map(one, groups))
