@@ -8,8 +8,8 @@ distribution, INSTALLER, REQUESTED and ``direct_url.json`` included.  With ``--n
 can write its bytecode while pip goes on with the next wheel: the ``.pyc`` writing overlaps the
 install instead of following it.
 
-Only a distribution whose dist-info directory did not exist before pip started is watched: an
-upgrade or a reinstall finds an old RECORD there, and is left to the step after pip.  What the
+Only a distribution whose dist-info directory does not exist when the watch begins is watched:
+an upgrade or a reinstall finds an old RECORD there, and is left to the step after pip.  What the
 watcher has not seen when pip exits is handled by that step too, so a late RECORD (or a pip
 that writes RECORD earlier than described) costs only the overlap: nothing is skipped.
 """
@@ -52,21 +52,30 @@ class Landing:
         self.on_landed = on_landed
         self.landed: list[WheelFile] = []
         self.error: BaseException | None = None
+        self._wheels = list(wheels)
+        self._sites = list(dict.fromkeys(site_dirs))
         self._waiting: dict[WheelFile, list[Path]] = {}
-        for wheel in wheels:
-            name = dist_info_name(wheel.path)
-            if name is None:
-                continue
-            places = [Path(d) / name for d in dict.fromkeys(site_dirs)]
-            if not any(place.exists() for place in places):
-                self._waiting[wheel] = places
         self._stop = threading.Event()
+        #: Set once the watcher knows what it watches.
+        self.watching = threading.Event()
         self._thread = threading.Thread(target=self._run, name="spip-landing", daemon=True)
 
     def __enter__(self) -> Landing:
-        if self._waiting:
+        if self._wheels:
             self._thread.start()
         return self
+
+    def _watch(self) -> None:
+        """Which dist-info directories to watch: read in the watcher, so pip starts at once.
+        One that exists by then is never watched (an upgrade, or pip already writing it):
+        it is left to the step after pip, which is always safe."""
+        for wheel in self._wheels:
+            name = dist_info_name(wheel.path)
+            if name is None:
+                continue
+            places = [Path(d) / name for d in self._sites]
+            if not any(place.exists() for place in places):
+                self._waiting[wheel] = places
 
     def __exit__(
         self,
@@ -79,6 +88,8 @@ class Landing:
             self._thread.join()
 
     def _run(self) -> None:
+        self._watch()
+        self.watching.set()
         while self._waiting and not self._stop.wait(INTERVAL):
             for wheel, places in list(self._waiting.items()):
                 found = next((p for p in places if (p / "RECORD").is_file()), None)

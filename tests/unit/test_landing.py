@@ -48,6 +48,7 @@ def test_each_new_distribution_is_told_as_its_record_lands(tmp_path: Path) -> No
         seen.set()
 
     with Landing([first, second, upgraded], [str(site), str(site)], on_landed) as landing:
+        assert landing.watching.wait(5)
         where = _land(site, first)
         assert seen.wait(5)
         (site / "acme_two-1.0.0.dist-info").mkdir()  # no RECORD yet: not complete
@@ -64,11 +65,25 @@ def test_a_failing_callback_is_kept_for_the_caller(tmp_path: Path) -> None:
         raise OSError("disk full")
 
     with Landing([wheel], [str(site)], on_landed) as landing:
+        assert landing.watching.wait(5)
         _land(site, wheel)
         deadline = time.monotonic() + 5
         while landing.error is None and time.monotonic() < deadline:
             time.sleep(0.01)
     assert isinstance(landing.error, OSError) and landing.landed == []
+
+
+def test_a_dist_info_there_when_the_watch_begins_is_left_to_the_step_after_pip(
+    tmp_path: Path,
+) -> None:
+    site = tmp_path / "site"
+    wheel = _wheel(tmp_path, "acme-early")
+    _land(site, wheel)  # pip already wrote it (or an old one is being replaced)
+    told: list[str] = []
+    with Landing([wheel], [str(site)], lambda w, d: told.append(w.name)) as landing:
+        assert landing.watching.wait(5)
+        time.sleep(0.1)
+    assert told == [] and landing.landed == []
 
 
 def test_nothing_to_watch_starts_no_thread(tmp_path: Path) -> None:
@@ -82,7 +97,8 @@ def test_every_landing_is_told_once(tmp_path: Path, count: int) -> None:
     site = tmp_path / "site"
     wheels = [_wheel(tmp_path, f"acme-many{i}") for i in range(count)]
     told: list[str] = []
-    with Landing(wheels, [str(site)], lambda w, d: told.append(w.name)):
+    with Landing(wheels, [str(site)], lambda w, d: told.append(w.name)) as landing:
+        assert landing.watching.wait(5)
         for wheel in wheels:
             _land(site, wheel)
         deadline = time.monotonic() + 5
