@@ -112,51 +112,45 @@ def test_no_op_memo_answers_until_the_environment_changes(
     assert installed(venv) == {"acme-core": "1.1.0"}
 
 
-def test_a_satisfied_install_imports_no_http_keyring_or_terminal_library(
-    world: World, env: dict[str, str], venv: Path, spip_map: Path
-) -> None:
+def _loaded(argv: list[str], env: dict[str, str], heavy: tuple[str, ...]) -> tuple[object, str]:
+    """Run spip's console entry in a fresh interpreter: ``[exit code, the modules of
+    ``heavy`` it imported]`` (a module, or any module of a package named there), and stdout."""
     import json
-    import shutil
     import subprocess
     import sys
 
-    argv = ["install", "--map", str(spip_map), "--python", str(venv), "acme-core"]
-    assert run_spip(argv, env).returncode == 0
     probe = (
         "import json, sys\n"
         "from pipx_secure.cli.quick import main\n"
         "code = main(sys.argv[1:])\n"
-        "heavy = ('requests', 'urllib3', 'cachecontrol', 'keyring', 'rich', 'filelock')\n"
-        "print(json.dumps([code, sorted(m for m in sys.modules if m.split('.')[0] in heavy)]))\n"
+        f"heavy = {heavy!r}\n"
+        "print(json.dumps([code, sorted(m for m in sys.modules\n"
+        "    if m in heavy or m.split('.')[0] in heavy)]))\n"
     )
-    memoized = subprocess.run(
+    ran = subprocess.run(
         [sys.executable, "-c", probe, *argv], env=env, capture_output=True, text=True, check=True
     )
-    assert json.loads(memoized.stdout.splitlines()[-1]) == [0, []]
+    return json.loads(ran.stdout.splitlines()[-1]), ran.stdout
+
+
+def test_a_satisfied_install_imports_no_http_keyring_or_terminal_library(
+    world: World, env: dict[str, str], venv: Path, spip_map: Path
+) -> None:
+    import shutil
+
+    argv = ["install", "--map", str(spip_map), "--python", str(venv), "acme-core"]
+    assert run_spip(argv, env).returncode == 0
+    heavy = ("requests", "urllib3", "cachecontrol", "keyring", "rich", "filelock")
+    assert _loaded(argv, env, heavy)[0] == [0, []]
     shutil.rmtree(Path(env["SPIP_CACHE_DIR"]) / "noop")  # the full no-op check, no memo
-    full = subprocess.run(
-        [sys.executable, "-c", probe, *argv], env=env, capture_output=True, text=True, check=True
-    )
-    assert json.loads(full.stdout.splitlines()[-1]) == [0, []]
+    assert _loaded(argv, env, heavy)[0] == [0, []]
 
 
 def test_a_dry_run_imports_no_install_machinery(
     world: World, env: dict[str, str], venv: Path, spip_map: Path
 ) -> None:
-    import json
-    import subprocess
-    import sys
-
     argv = ["install", "--dry-run", "--map", str(spip_map), "--python", str(venv), "acme-core"]
-    probe = (
-        "import json, sys\n"
-        "from pipx_secure.cli.quick import main\n"
-        "code = main(sys.argv[1:])\n"
-        "heavy = ('pipx_secure.install.apply', 'pipx_secure.install.bytecode')\n"
-        "print(json.dumps([code, sorted(m for m in sys.modules if m in heavy)]))\n"
-    )
-    ran = subprocess.run(
-        [sys.executable, "-c", probe, *argv], env=env, capture_output=True, text=True, check=True
-    )
-    assert json.loads(ran.stdout.splitlines()[-1]) == [0, []]
-    assert "acme-core 1.1.0" in ran.stdout and installed(venv) == {}
+    heavy = ("pipx_secure.install.apply", "pipx_secure.install.bytecode")
+    loaded, stdout = _loaded(argv, env, heavy)
+    assert loaded == [0, []]
+    assert "acme-core 1.1.0" in stdout and installed(venv) == {}
