@@ -52,9 +52,6 @@ from pipx_secure.model.records import MalformedRecord, parse_record, python_sour
 
 #: Sources per compiling child: few enough children to keep start-up cheap, enough to share.
 BATCH = 400
-#: Threads writing ``.pyc`` files.  One: each system call hands the GIL over, and more
-#: writers only trade it back and forth (measured: a futex storm, seconds of system time).
-WRITERS = 1
 #: What :meth:`Bytecode._write_one` returns when there is nothing to write or list.
 NOTHING = ("", "", "")
 
@@ -287,11 +284,13 @@ class Bytecode:
         what was compiled or read from the cache; returns the sources still without code."""
         with self._lock:  # each wheel's code is written once, then let go
             jobs = [(d, key, self._entries.pop(key, None)) for d, key in dists]
-        with ThreadPoolExecutor(WRITERS, thread_name_prefix="spip-pyc") as pool:
-            results = list(
-                pool.map(lambda job: self._write_dist(job[0], self._known(*job[1:])), jobs)
-            )
-        return [item for pending in results for item in pending]
+        # In the calling thread: each system call hands the GIL over, and writer threads only
+        # traded it back and forth (measured with four: a futex storm, seconds of system
+        # time; two wrote no faster than one).
+        pending: list[Pending] = []
+        for dist_info, key, compiled in jobs:
+            pending += self._write_dist(dist_info, self._known(key, compiled))
+        return pending
 
     def _known(self, key: str, compiled: dict[str, Entry] | None) -> dict[str, Entry]:
         """A wheel's compiled sources: from this run's compilers, else its cached pack."""
