@@ -34,7 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.support.environment import clean_env, make_venv  # noqa: E402
+from tests.support.environment import clean_env, make_venv, plain_pip  # noqa: E402
 from tests.support.packages import metadata_text, write_wheel  # noqa: E402
 from tests.support.servers import start_server  # noqa: E402
 
@@ -107,23 +107,14 @@ def main() -> int:
         venv = make_venv(work / "env")
         names = [f"benchpkg-{n:03d}" for n in range(args.dists)]
         started = time.perf_counter()
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "--python",
-                str(venv),
-                "install",
-                "-q",
-                "--no-deps",
-                "--disable-pip-version-check",
-                "--index-url",
-                server.url,
-                *names,
-            ],
-            env=env,
-            check=True,
+        plain_pip(
+            venv,
+            env,
+            "--no-deps",
+            "--disable-pip-version-check",
+            "--index-url",
+            server.url,
+            *names,
         )
         print(
             f"{args.dists} distributions ({total / 1e6:.1f} MB of wheels) installed by pip in "

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.environment import clean_env, make_venv, run_spip, site_packages
+from tests.support.environment import clean_env, make_venv, plain_pip, run_spip, site_packages
 from tests.support.packages import build_sdist, build_wheel, metadata_text, write_wheel
 from tests.support.servers import IndexServer, start_server, start_static_server
 from tests.support.static_index import write_static_index
@@ -106,24 +105,8 @@ def write_map(path: Path, url: str, extra: str = "") -> Path:
 
 def pip_install(env: dict[str, str], venv: Path, url: str, *names: str) -> None:
     """What most people do: plain pip from the index (pip builds the sdist itself)."""
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "--python",
-            str(venv),
-            "install",
-            "-q",
-            "--disable-pip-version-check",
-            "--index-url",
-            url,
-            *names,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    args = ("--disable-pip-version-check", "--index-url", url, *names)
+    done = plain_pip(venv, env, *args, check=False)
     assert done.returncode == 0, done.stderr
 
 

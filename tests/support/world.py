@@ -4,13 +4,12 @@ marker file.  Used by the test fixtures and by the demo."""
 
 from __future__ import annotations
 
-import os
 import secrets
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.environment import plain_pip
 from tests.support.packages import build_backend_wheel, build_sdist, build_wheel
 from tests.support.servers import IndexServer, start_server
 
@@ -111,25 +110,16 @@ def plain_pip_install(
     netrc.write_text(f"machine 127.0.0.1 login {USERNAME} password {world.password}\n")
     netrc.chmod(0o600)
     try:
-        return subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "--python",
-                str(venv),
-                "install",
-                "-q",
-                "--disable-pip-version-check",
-                "--index-url",
-                world.private.url,
-                "--extra-index-url",
-                world.public.url,
-                *names,
-            ],
-            env=dict(env, PIP_CONFIG_FILE=os.devnull),
-            capture_output=True,
-            text=True,
+        return plain_pip(
+            venv,
+            env,
+            "--disable-pip-version-check",
+            "--index-url",
+            world.private.url,
+            "--extra-index-url",
+            world.public.url,
+            *names,
+            check=False,
         )
     finally:
         netrc.unlink()
